@@ -1,0 +1,54 @@
+import type { World } from '@workflow/world';
+
+export interface WorldOptions {
+  /** Base URL of the pg-workflow service. Env: WORKFLOW_SERVICE_URL, PLT_WORLD_SERVICE_URL. Required. */
+  serviceUrl?: string;
+  /** Application id. Env: WORKFLOW_APP_ID, PLT_WORLD_APP_ID. Default "default". */
+  appId?: string;
+  /** This deployment's version. Env: WORKFLOW_DEPLOYMENT_ID, PLT_WORLD_DEPLOYMENT_VERSION. Default "local". */
+  deploymentId?: string;
+  /**
+   * This app's own base URL as the service can reach it (may include a base path).
+   * When set, start() registers `<appUrl>/.well-known/workflow/v1/{flow,step,webhook}`.
+   * Env: WORKFLOW_APP_URL, PLT_WORLD_APP_URL.
+   */
+  appUrl?: string;
+  /** Registration id of this process. Env: WORKFLOW_POD_ID. Default: hostname + hash of appUrl. */
+  podId?: string;
+  /** Kubernetes service-account directory. Env: K8S_SERVICE_ACCOUNT_DIR. */
+  serviceAccountDir?: string;
+  /** Idle deadline of one request, in ms (default 60000; 0 disables). Live stream reads have none. */
+  requestTimeoutMs?: number;
+  /** Keep-alive pool size towards the service (default 64). */
+  maxSockets?: number;
+  /** Override the runtime's stream write batching interval (ms). */
+  streamFlushIntervalMs?: number;
+  /** Register handlers as soon as the runtime builds its queue handlers (default true). */
+  autoStart?: boolean;
+  /** Environment to read instead of process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+export interface ResolvedConfig {
+  readonly serviceUrl: string;
+  readonly appId: string;
+  readonly appBasePath: string;
+  readonly deploymentId: string;
+  readonly appUrl?: string;
+  readonly podId?: string;
+  readonly serviceAccountDir: string;
+  readonly requestTimeoutMs: number;
+  readonly maxSockets: number;
+  readonly streamFlushIntervalMs?: number;
+  readonly autoStart: boolean;
+}
+
+export type PgWorkflowWorld = World &
+  Required<Pick<World, 'start' | 'close' | 'writeToStreamMulti'>> & {
+    readonly specVersion: 3;
+    readonly config: ResolvedConfig;
+  };
+
+export declare const SPEC_VERSION: 3;
+export declare function createWorld(options?: WorldOptions): PgWorkflowWorld;
+export default createWorld;

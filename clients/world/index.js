@@ -1,0 +1,76 @@
+// pg-workflow-world: the Workflow DevKit `World` (interface @workflow/world
+// 4.5, spec version 3) backed by the pg-workflow HTTP service.
+//
+// The runtime loads it with WORKFLOW_TARGET_WORLD=pg-workflow-world and calls
+// the default export with no arguments, so everything is configurable by
+// environment; createWorld(options) takes the same settings explicitly.
+
+import { resolveConfig } from './lib/config.js';
+import { createTransport } from './lib/http.js';
+import { createQueue } from './lib/queue.js';
+import { createRegistration } from './lib/registration.js';
+import { createStorage } from './lib/storage.js';
+import { createStreamer } from './lib/streamer.js';
+
+/** Highest @workflow/world spec version this World implements. */
+export const SPEC_VERSION = 3;
+
+/**
+ * @param {import('./lib/config.js').WorldOptions} [options]
+ * @returns {import('./index.js').PgWorkflowWorld}
+ */
+export function createWorld(options) {
+  const config = resolveConfig(options);
+  const transport = createTransport(config);
+  const storage = createStorage(transport, config.appBasePath);
+  const streamer = createStreamer(transport, config.appBasePath);
+  const queue = createQueue(transport, config);
+  const registration = createRegistration(transport, config);
+  let closed = false;
+
+  return {
+    specVersion: SPEC_VERSION,
+    ...(config.streamFlushIntervalMs !== undefined ? { streamFlushIntervalMs: config.streamFlushIntervalMs } : {}),
+    ...storage,
+    ...streamer,
+    getDeploymentId: queue.getDeploymentId,
+    queue: queue.queue,
+
+    createQueueHandler(prefix, handler) {
+      // Frameworks that never call world.start() still get their endpoints
+      // registered: the runtime builds its queue handlers when the
+      // flow/step routes load, which is exactly when this process can serve them.
+      if (config.autoStart && registration.configured) {
+        registration.ensureRegistered().catch((err) => {
+          console.error('[pg-workflow-world] handler registration failed:', err?.message ?? err);
+        });
+      }
+      return queue.createQueueHandler(prefix, handler);
+    },
+
+    /** Registers this process's workflow/step/webhook endpoints when an app URL is configured. */
+    async start() {
+      await registration.ensureRegistered();
+    },
+
+    /** Unregisters the endpoints and releases the connection pools. Idempotent. */
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await registration.unregister();
+      } catch (err) {
+        console.warn('[pg-workflow-world] handler unregistration failed:', err?.message ?? err);
+      }
+      await queue.close();
+      transport.close();
+    },
+
+    /** The effective configuration (read-only copy), handy for diagnostics. */
+    get config() {
+      return { ...config };
+    },
+  };
+}
+
+export default createWorld;

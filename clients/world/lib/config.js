@@ -1,0 +1,106 @@
+// Options → effective configuration. Explicit options win over environment
+// variables; the PLT_WORLD_* names are accepted so apps configured for
+// @platformatic/workflow can switch without renaming their env.
+
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { DEFAULT_SERVICE_ACCOUNT_DIR } from './auth.js';
+
+/**
+ * @typedef {object} WorldOptions
+ * @property {string} [serviceUrl] base URL of the pg-workflow service
+ * @property {string} [appId] application id (default "default")
+ * @property {string} [deploymentId] this deployment's version (default "local")
+ * @property {string} [appUrl] this app's own base URL, for handler registration
+ * @property {string} [podId] registration id of this process
+ * @property {string} [serviceAccountDir] Kubernetes service-account dir
+ * @property {number} [requestTimeoutMs] per-request deadline (default 60 s)
+ * @property {number} [maxSockets] keep-alive pool size (default 64)
+ * @property {number} [streamFlushIntervalMs] override the runtime's stream write batching
+ * @property {boolean} [autoStart] register handlers when the runtime first builds a queue handler (default true)
+ * @property {NodeJS.ProcessEnv} [env] environment to read (default process.env)
+ */
+
+const WELL_KNOWN = '/.well-known/workflow/v1';
+
+/** @param {...(string | undefined)} values */
+function firstSet(...values) {
+  return values.find((v) => v !== undefined && v !== '');
+}
+
+/** @param {string} url */
+function withoutTrailingSlash(url) {
+  return url.replace(/\/+$/, '');
+}
+
+/**
+ * The three endpoints the service delivers to, under the app's base URL
+ * (which may carry a base path, e.g. http://app:3000/docs).
+ * @param {string} appUrl
+ */
+export function handlerEndpoints(appUrl) {
+  let base = withoutTrailingSlash(appUrl);
+  if (base.endsWith(WELL_KNOWN)) base = base.slice(0, -WELL_KNOWN.length);
+  return {
+    workflow: `${base}${WELL_KNOWN}/flow`,
+    step: `${base}${WELL_KNOWN}/step`,
+    webhook: `${base}${WELL_KNOWN}/webhook`,
+  };
+}
+
+/**
+ * Stable per app URL (so a restarted container replaces its own
+ * registration) yet distinct for two apps on one host. No slashes: it is a
+ * path segment of DELETE /handlers/:podId.
+ * @param {string} appUrl
+ */
+function defaultPodId(appUrl) {
+  const digest = createHash('sha256').update(appUrl).digest('hex').slice(0, 10);
+  return `${hostname()}-${digest}`;
+}
+
+/** @param {WorldOptions} [options] */
+export function resolveConfig(options = {}) {
+  const env = options.env ?? process.env;
+  const serviceUrl = firstSet(options.serviceUrl, env.WORKFLOW_SERVICE_URL, env.PLT_WORLD_SERVICE_URL);
+  if (!serviceUrl) {
+    throw new Error(
+      'pg-workflow-world: the service URL is not configured; set WORKFLOW_SERVICE_URL (or pass { serviceUrl })'
+    );
+  }
+  let parsed;
+  try {
+    parsed = new URL(serviceUrl);
+  } catch {
+    throw new Error(`pg-workflow-world: invalid service URL ${JSON.stringify(serviceUrl)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`pg-workflow-world: service URL must be http(s), got ${parsed.protocol}`);
+  }
+  const appId = firstSet(options.appId, env.WORKFLOW_APP_ID, env.PLT_WORLD_APP_ID) ?? 'default';
+  const appUrl = firstSet(options.appUrl, env.WORKFLOW_APP_URL, env.PLT_WORLD_APP_URL);
+  const numberOption = (value, name, fallback) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`pg-workflow-world: invalid ${name}: ${value}`);
+    return n;
+  };
+  return {
+    serviceUrl: withoutTrailingSlash(parsed.toString()),
+    appId,
+    /** Prefix of every app-scoped path. */
+    appBasePath: `/api/v1/apps/${encodeURIComponent(appId)}`,
+    deploymentId:
+      firstSet(options.deploymentId, env.WORKFLOW_DEPLOYMENT_ID, env.PLT_WORLD_DEPLOYMENT_VERSION) ?? 'local',
+    appUrl: appUrl ? withoutTrailingSlash(appUrl) : undefined,
+    podId: firstSet(options.podId, env.WORKFLOW_POD_ID) ?? (appUrl ? defaultPodId(appUrl) : undefined),
+    serviceAccountDir: firstSet(options.serviceAccountDir, env.K8S_SERVICE_ACCOUNT_DIR) ?? DEFAULT_SERVICE_ACCOUNT_DIR,
+    requestTimeoutMs: numberOption(options.requestTimeoutMs, 'requestTimeoutMs', 60_000),
+    maxSockets: numberOption(options.maxSockets, 'maxSockets', 64),
+    streamFlushIntervalMs:
+      options.streamFlushIntervalMs === undefined
+        ? undefined
+        : numberOption(options.streamFlushIntervalMs, 'streamFlushIntervalMs', undefined),
+    autoStart: options.autoStart ?? true,
+  };
+}

@@ -1,0 +1,3 @@
+"""pg-workflow: a PostgreSQL-native backend for the Workflow DevKit."""
+
+__version__ = "0.1.0"

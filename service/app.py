@@ -1,0 +1,44 @@
+"""The aiohttp application: middlewares, routes, start-up and shutdown."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .auth import SingleTenant, tenant_middleware
+from .config import Settings
+from .db import Database
+from .errors import error_middleware
+from .routes import events, health, hooks, runs
+
+log = logging.getLogger("pg_workflow")
+
+DB_KEY = "db"
+
+
+def make_app(settings: Settings, database_url: str) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, tenant_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app["settings"] = settings
+    app[DB_KEY] = Database(database_url, settings.pool_min_size, settings.pool_max_size)
+    app["authorizer"] = SingleTenant()
+    for module in (health, events, runs, hooks):
+        app.router.add_routes(module.routes)
+    app.on_startup.append(_open_database)
+    app.on_cleanup.append(_close_database)
+    return app
+
+
+async def _open_database(app: web.Application) -> None:
+    db: Database = app[DB_KEY]
+    await db.open()
+    settings: Settings = app["settings"]
+    if await db.admin_call("ensure_app", {"app_id": settings.default_app_id}):
+        log.info("created the implicit app %r", settings.default_app_id)
+
+
+async def _close_database(app: web.Application) -> None:
+    await app[DB_KEY].close()

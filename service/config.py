@@ -1,0 +1,65 @@
+"""Settings from the command line and the environment (SPEC section 2)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _default_data_dir() -> Path:
+    # When run as root the embedded cluster runs as user postgres, which
+    # cannot enter /root: keep its data under /var/lib instead.
+    if os.geteuid() == 0:
+        return Path("/var/lib/pg-workflow")
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pg-workflow"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    host: str = "0.0.0.0"
+    port: int = 3042
+    enable_poller: bool = True
+    default_app_id: str = "default"
+    data_dir: Path = Path("/var/lib/pg-workflow")
+    k8s_api_server: str = "https://kubernetes.default.svc"
+    k8s_admin_service_account: str | None = None
+    k8s_service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+    max_body_bytes: int = 32 * 1024 * 1024
+    pool_min_size: int = 2
+    pool_max_size: int = 20
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {
+            "database_url": env.get("DATABASE_URL") or None,
+            "host": env.get("HOST") or "0.0.0.0",
+            "port": int(env.get("PORT") or 3042),
+            "enable_poller": _bool(env.get("WF_ENABLE_POLLER"), True),
+            "default_app_id": env.get("WF_DEFAULT_APP_ID") or "default",
+            "data_dir": Path(env["PGW_DATA_DIR"]) if env.get("PGW_DATA_DIR") else _default_data_dir(),
+            "k8s_api_server": env.get("K8S_API_SERVER") or "https://kubernetes.default.svc",
+            "k8s_admin_service_account": env.get("K8S_ADMIN_SERVICE_ACCOUNT") or None,
+            "k8s_service_account_dir": Path(
+                env.get("K8S_SERVICE_ACCOUNT_DIR") or "/var/run/secrets/kubernetes.io/serviceaccount"
+            ),
+            "max_body_bytes": int(env.get("WF_MAX_BODY_BYTES") or 32 * 1024 * 1024),
+            "pool_min_size": int(env.get("WF_DB_POOL_MIN") or 2),
+            "pool_max_size": int(env.get("WF_DB_POOL_MAX") or 20),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def multi_tenant(self) -> bool:
+        """A service-account token file means we run in Kubernetes with many tenants."""
+        return (self.k8s_service_account_dir / "token").exists()

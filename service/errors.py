@@ -1,0 +1,108 @@
+"""The one table from database errors to HTTP answers, and the JSON error shape.
+
+SQL refuses with SQLSTATE ``PWnnn`` (nnn = the HTTP status), the WF_* code in
+HINT and a JSON object of extra fields in DETAIL (see workflow.refuse).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import psycopg
+from aiohttp import web
+
+log = logging.getLogger("pg_workflow.errors")
+
+# Standard SQLSTATEs that bad input can still reach; everything else is a 500.
+_SQLSTATE_STATUS: dict[str, tuple[int, str]] = {
+    "22P02": (400, "WF_INVALID_INPUT"),  # invalid_text_representation
+    "22P05": (400, "WF_INVALID_INPUT"),  # untranslatable_character (\u0000 in JSON text)
+    "22007": (400, "WF_INVALID_INPUT"),  # invalid_datetime_format
+    "22008": (400, "WF_INVALID_INPUT"),  # datetime_field_overflow
+    "22003": (400, "WF_INVALID_INPUT"),  # numeric_value_out_of_range
+    "22023": (400, "WF_INVALID_INPUT"),  # invalid_parameter_value
+    "22021": (400, "WF_INVALID_INPUT"),  # character_not_in_repertoire
+    "2202E": (400, "WF_INVALID_INPUT"),  # array_subscript_error
+    "23505": (409, "WF_CONFLICT"),  # unique_violation
+    "40001": (409, "WF_CONFLICT"),  # serialization_failure
+    "40P01": (409, "WF_CONFLICT"),  # deadlock_detected
+    "42501": (403, "WF_FORBIDDEN"),  # insufficient_privilege / row-level security
+    "54000": (413, "WF_TOO_LARGE"),  # program_limit_exceeded
+    "57014": (503, "WF_TIMEOUT"),  # query_canceled
+}
+
+_RETRY_AFTER_STATUSES = (425, 429, 503)
+
+
+class ApiError(Exception):
+    """An HTTP error answer with the API's JSON body."""
+
+    def __init__(self, status: int, code: str, message: str, meta: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.meta = meta or {}
+
+
+def from_database(exc: psycopg.Error) -> ApiError | None:
+    """The API error for a database error, or None when it is our fault (500)."""
+    state = exc.sqlstate or ""
+    diag = exc.diag
+    if state.startswith("PW") and state[2:].isdigit():
+        meta: dict[str, Any] = {}
+        if diag.message_detail:
+            try:
+                meta = json.loads(diag.message_detail)
+            except ValueError:
+                meta = {"detail": diag.message_detail}
+        return ApiError(int(state[2:]), diag.message_hint or "WF_ERROR", diag.message_primary or "refused", meta)
+    if state in _SQLSTATE_STATUS:
+        status, code = _SQLSTATE_STATUS[state]
+        return ApiError(status, code, diag.message_primary or str(exc))
+    return None
+
+
+def error_response(err: ApiError) -> web.Response:
+    body = {
+        "statusCode": err.status,
+        "error": HTTPStatus(err.status).phrase if err.status in HTTPStatus._value2member_map_ else "Error",
+        "code": err.code,
+        "message": err.message,
+        "meta": err.meta,
+    }
+    headers = {}
+    if err.status in _RETRY_AFTER_STATUSES:
+        retry_after = err.meta.get("retryAfter", 1)
+        headers["Retry-After"] = str(max(1, int(retry_after)) if isinstance(retry_after, int | float) else 1)
+    return web.json_response(body, status=err.status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return error_response(err)
+    except psycopg.Error as exc:
+        err = from_database(exc)
+        if err is None:
+            log.exception("database error on %s %s", request.method, request.path)
+            return error_response(ApiError(500, "WF_INTERNAL", "internal database error"))
+        return error_response(err)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return error_response(ApiError(413, "WF_TOO_LARGE", f"request body too large: {exc.text}"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "WF_NOT_FOUND", 405: "WF_METHOD_NOT_ALLOWED"}.get(exc.status, "WF_HTTP_ERROR")
+        message = exc.reason if exc.status in (404, 405) else (exc.text or exc.reason)
+        if exc.status == 404:
+            message = f"no route for {request.method} {request.path}"
+        return error_response(ApiError(exc.status, code, message))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(ApiError(500, "WF_INTERNAL", "internal error"))

@@ -1,0 +1,57 @@
+"""POST /runs/:runId/events and the event reads (SPEC section 4)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from psycopg.types.json import Jsonb
+
+from ..http import expect_type, json_text, page_params, query_str, read_json_object
+
+routes = web.RouteTableDef()
+PREFIX = "/api/v1/apps/{appId}"
+
+
+@routes.post(PREFIX + "/runs/{runId}/events")
+async def create_event(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    run_id = request.match_info["runId"]
+    event_data = body.get("eventData")
+    params = {
+        "app_id": request["app_id"],
+        "run_id": None if run_id in ("null", "") else run_id,
+        "event_type": expect_type(body, "eventType", str, "a string such as run_created", required=True),
+        "correlation_id": expect_type(body, "correlationId", str, "a string"),
+        "event_data": None if event_data is None else Jsonb(event_data),
+        "spec_version": expect_type(body, "specVersion", int, "an integer"),
+        "resolve_data": query_str(request, "resolveData") or expect_type(body, "resolveData", str, '"all" or "none"'),
+    }
+    return json_text(await request.app["db"].call("create_event", params, app_id=request["app_id"]))
+
+
+@routes.get(PREFIX + "/runs/{runId}/events")
+async def list_run_events(request: web.Request) -> web.Response:
+    params = {"app_id": request["app_id"], "run_id": request.match_info["runId"], "correlation_id": None}
+    params.update(page_params(request))
+    return json_text(await request.app["db"].call("list_events", params, app_id=request["app_id"]))
+
+
+@routes.get(PREFIX + "/runs/{runId}/events/{eventId}")
+async def get_event(request: web.Request) -> web.Response:
+    params = {
+        "app_id": request["app_id"],
+        "run_id": request.match_info["runId"],
+        "event_id": request.match_info["eventId"],
+        "resolve_data": query_str(request, "resolveData"),
+    }
+    return json_text(await request.app["db"].call("get_event", params, app_id=request["app_id"]))
+
+
+@routes.get(PREFIX + "/events")
+async def list_events(request: web.Request) -> web.Response:
+    params = {
+        "app_id": request["app_id"],
+        "run_id": query_str(request, "runId"),
+        "correlation_id": query_str(request, "correlationId"),
+    }
+    params.update(page_params(request))
+    return json_text(await request.app["db"].call("list_events", params, app_id=request["app_id"]))
