@@ -278,7 +278,7 @@ BEGIN
       IF v_step.retry_after > v_now THEN
         PERFORM workflow.refuse('PW425', 'WF_TOO_EARLY',
           format('step %s may not start before %s', p_correlation_id, workflow.iso(v_step.retry_after)),
-          jsonb_build_object('retryAfter', ceil(extract(epoch FROM v_step.retry_after - v_now))::integer,
+          jsonb_build_object('retryAfter', ceil(extract(epoch FROM v_step.retry_after - v_now))::bigint,
                              'retryAfterAt', workflow.iso(v_step.retry_after)));
       END IF;
       UPDATE workflow.steps SET status = 'running', attempt = attempt + 1, started_at = coalesce(started_at, v_now),
