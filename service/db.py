@@ -40,12 +40,16 @@ class Database:
         context, so row-level security confines it to that app's rows. The
         statements are pipelined: one round trip for the request's work.
         """
+        row = await self.call_row(name, params, app_id)
+        return None if row is None else row[0]
+
+    async def call_row(self, name: str, params: dict[str, Any], app_id: str | None = None) -> tuple[Any, ...] | None:
+        """Like ``call`` but returns the whole first row (e.g. raw bytes next to their position)."""
         async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
             if app_id is not None:
                 await conn.execute(QUERIES["set_request_context"], {"app_id": app_id})
             cur = await conn.execute(QUERIES[name], params)
-            row = await cur.fetchone()
-        return None if row is None else row[0]
+            return await cur.fetchone()
 
     async def admin_call(self, name: str, params: dict[str, Any]) -> Any:
         """Like ``call`` but as the service's own role (startup, dispatcher bookkeeping)."""

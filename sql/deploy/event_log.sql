@@ -16,7 +16,6 @@ CREATE TABLE workflow.runs (
   input             jsonb,
   output            jsonb,
   error             jsonb,
-  event_count       integer NOT NULL DEFAULT 0,
   created_at        timestamptz NOT NULL,
   updated_at        timestamptz NOT NULL,
   started_at        timestamptz,
@@ -39,7 +38,6 @@ COMMENT ON COLUMN workflow.runs.workflow_name IS 'Machine name of the workflow f
 COMMENT ON COLUMN workflow.runs.input IS 'Serialized input: {"__type":"Uint8Array","data":base64} for spec >= 2, any JSON for spec 1.';
 COMMENT ON COLUMN workflow.runs.output IS 'Serialized output of a completed run.';
 COMMENT ON COLUMN workflow.runs.error IS 'Error of a failed run: {message, stack?, code?}.';
-COMMENT ON COLUMN workflow.runs.event_count IS 'Events recorded for the run (quota max_events_per_run).';
 
 CREATE TABLE workflow.steps (
   app_id       text NOT NULL,
@@ -76,6 +74,7 @@ CREATE TABLE workflow.events (
   event_seq      bigint PRIMARY KEY DEFAULT nextval('workflow.event_seq'),
   app_id         text NOT NULL,
   run_id         text NOT NULL,
+  run_ordinal    integer NOT NULL CHECK (run_ordinal > 0),
   event_id       text NOT NULL,
   event_type     text NOT NULL CHECK (event_type IN (
                    'run_created', 'run_started', 'run_completed', 'run_failed', 'run_cancelled',
@@ -90,10 +89,12 @@ CREATE TABLE workflow.events (
 );
 ALTER SEQUENCE workflow.event_seq OWNED BY workflow.events.event_seq;
 CREATE UNIQUE INDEX events_by_id ON workflow.events (app_id, event_id);
-CREATE INDEX events_by_run ON workflow.events (app_id, run_id, event_seq);
+CREATE UNIQUE INDEX events_by_run ON workflow.events (app_id, run_id, run_ordinal);
+CREATE INDEX events_by_run_seq ON workflow.events (app_id, run_id, event_seq);
 CREATE INDEX events_by_correlation ON workflow.events (app_id, correlation_id, event_seq) WHERE correlation_id IS NOT NULL;
 COMMENT ON TABLE workflow.events IS 'The append-only event log of every run; runs, steps, hooks and waits are projections of it.';
 COMMENT ON COLUMN workflow.events.event_id IS 'Public id: wevt_ + ULID of (created_at, event_seq), so ids sort like the log.';
+COMMENT ON COLUMN workflow.events.run_ordinal IS 'Position of the event in its run''s log (1, 2, ...); the quota max_events_per_run caps it.';
 COMMENT ON COLUMN workflow.events.correlation_id IS 'The step, hook or wait the event is about.';
 COMMENT ON COLUMN workflow.events.event_data IS 'Event payload as sent by the runtime (binary values as {"__type":"Uint8Array","data":base64}).';
 

@@ -42,19 +42,18 @@ COMMENT ON FUNCTION workflow.error_json(jsonb, jsonb, jsonb) IS 'Builds {message
 
 -- Appends one event to a run's log and counts it against the quota. The
 -- caller holds the run's row lock (or just inserted the run), which orders
--- the events of a run.
+-- the events of a run: sequence order is commit order within a run.
 CREATE FUNCTION workflow.append_event(
   p_app workflow.apps, p_run_id text, p_event_type text, p_correlation_id text,
   p_event_data jsonb, p_spec_version integer, p_now timestamptz)
 RETURNS workflow.events LANGUAGE plpgsql AS $$
 DECLARE
   e workflow.events;
-  n integer;
 BEGIN
-  UPDATE workflow.runs SET event_count = event_count + 1
-   WHERE app_id = p_app.app_id AND run_id = p_run_id
-  RETURNING event_count INTO n;
-  IF n > p_app.max_events_per_run THEN
+  -- One index probe instead of a counter on the (hot, wide) run row.
+  SELECT coalesce(max(x.run_ordinal), 0) + 1 INTO e.run_ordinal
+    FROM workflow.events x WHERE x.app_id = p_app.app_id AND x.run_id = p_run_id;
+  IF e.run_ordinal > p_app.max_events_per_run THEN
     PERFORM workflow.refuse('PW429', 'WF_QUOTA_EXCEEDED',
       format('quota maxEventsPerRun exceeded: run %s already has %s events', p_run_id, p_app.max_events_per_run),
       jsonb_build_object('quota', 'maxEventsPerRun', 'limit', p_app.max_events_per_run, 'retryAfter', 60));
