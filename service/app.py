@@ -6,11 +6,13 @@ import logging
 
 from aiohttp import web
 
+from . import live
 from .auth import SingleTenant, tenant_middleware
 from .config import Settings
 from .db import Database
 from .errors import error_middleware
 from .routes import events, health, hooks, runs
+from .routes import streams as stream_routes
 
 log = logging.getLogger("pg_workflow")
 
@@ -29,6 +31,8 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
         app.router.add_routes(module.routes)
     app.on_startup.append(_open_database)
     app.on_cleanup.append(_close_database)
+    app.router.add_routes(stream_routes.routes)
+    live.setup(app, database_url)  # stream listener: started on startup, stopped on cleanup
     return app
 
 
