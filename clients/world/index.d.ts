@@ -47,8 +47,11 @@ export type PgWorkflowWorld = World &
   Required<Pick<World, 'start' | 'close' | 'writeToStreamMulti'>> & {
     readonly specVersion: 3;
     readonly config: ResolvedConfig;
+    readonly closed: boolean;
   };
 
 export declare const SPEC_VERSION: 3;
+/** A new World; without options, configured from the environment. */
 export declare function createWorld(options?: WorldOptions): PgWorkflowWorld;
-export default createWorld;
+/** The runtime's entry point: without options, one shared World per process (until it is closed). */
+export default function createWorldFromEnv(options?: WorldOptions): PgWorkflowWorld;

@@ -40,11 +40,7 @@ export function createWorld(options) {
       // Frameworks that never call world.start() still get their endpoints
       // registered: the runtime builds its queue handlers when the
       // flow/step routes load, which is exactly when this process can serve them.
-      if (config.autoStart && registration.configured) {
-        registration.ensureRegistered().catch((err) => {
-          console.error('[pg-workflow-world] handler registration failed:', err?.message ?? err);
-        });
-      }
+      if (config.autoStart) registration.registerInBackground();
       return queue.createQueueHandler(prefix, handler);
     },
 
@@ -66,6 +62,11 @@ export function createWorld(options) {
       transport.close();
     },
 
+    /** True once close() was called. */
+    get closed() {
+      return closed;
+    },
+
     /** The effective configuration (read-only copy), handy for diagnostics. */
     get config() {
       return { ...config };
@@ -73,4 +74,18 @@ export function createWorld(options) {
   };
 }
 
-export default createWorld;
+/** @type {ReturnType<typeof createWorld> | undefined} */
+let envWorld;
+
+/**
+ * What WORKFLOW_TARGET_WORLD loads. The runtime calls it more than once per
+ * process (once for its queue handlers, once for storage); configured from
+ * the same environment, those calls share one World — one connection pool,
+ * one handler registration. Explicit options always build a new World.
+ * @param {import('./lib/config.js').WorldOptions} [options]
+ */
+export default function createWorldFromEnv(options) {
+  if (options !== undefined) return createWorld(options);
+  if (!envWorld || envWorld.closed) envWorld = createWorld();
+  return envWorld;
+}

@@ -87,9 +87,7 @@ export function errorFromResponse({ status, headers, body, text }, { method, url
     return new WorkflowWorldError(message, { status, code, url, retryAfter });
   }
   // Extra context for callers and logs; `.is()` checks only look at the name.
-  Object.assign(error, { status, url, ...(code ? { code } : {}) });
-  if (body?.meta) error.meta = body.meta;
-  return error;
+  return Object.assign(error, { status, url, ...(code ? { code } : {}), ...(body?.meta ? { meta: body.meta } : {}) });
 }
 
 /**

@@ -6,6 +6,9 @@
 
 import { handlerEndpoints } from './config.js';
 
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
  * @param {{ appBasePath: string, appUrl?: string, podId?: string, deploymentId: string }} config
@@ -15,6 +18,9 @@ export function createRegistration(transport, { appBasePath, appUrl, podId, depl
   let registering;
   let registered = false;
   let warned = false;
+  let stopped = false;
+  /** @type {NodeJS.Timeout | undefined} */
+  let retryTimer;
 
   async function register() {
     await transport.request('POST', `${appBasePath}/handlers`, {
@@ -24,29 +30,55 @@ export function createRegistration(transport, { appBasePath, appUrl, podId, depl
     registered = true;
   }
 
+  /** Register once; concurrent and repeated calls share the attempt. A failure can be retried. */
+  function ensureRegistered() {
+    if (!appUrl) {
+      if (!warned) {
+        warned = true;
+        console.warn(
+          '[pg-workflow-world] no app URL configured (WORKFLOW_APP_URL); not registering handlers — ' +
+            'messages are delivered only to endpoints registered by another process'
+        );
+      }
+      return Promise.resolve();
+    }
+    registering ??= register().catch((err) => {
+      registering = undefined;
+      throw err;
+    });
+    return registering;
+  }
+
+  /**
+   * Register without making the caller wait or fail: used when the runtime
+   * loads its handlers, where nobody could handle the error. Retries with
+   * capped backoff until it succeeds (the service may start after the app).
+   */
+  function registerInBackground(delayMs = RETRY_MIN_MS) {
+    if (!appUrl || registered || retryTimer || stopped) return;
+    ensureRegistered().catch((err) => {
+      if (stopped || retryTimer) return; // another caller already scheduled the retry
+      console.error(
+        `[pg-workflow-world] handler registration failed (retrying in ${delayMs / 1000}s):`,
+        err?.message ?? err
+      );
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        registerInBackground(Math.min(delayMs * 2, RETRY_MAX_MS));
+      }, delayMs);
+      retryTimer.unref();
+    });
+  }
+
   return {
     configured: Boolean(appUrl),
-
-    /** Register once; concurrent and repeated calls share the attempt. A failure can be retried. */
-    ensureRegistered() {
-      if (!appUrl) {
-        if (!warned) {
-          warned = true;
-          console.warn(
-            '[pg-workflow-world] no app URL configured (WORKFLOW_APP_URL); not registering handlers — ' +
-              'messages are delivered only to endpoints registered by another process'
-          );
-        }
-        return Promise.resolve();
-      }
-      registering ??= register().catch((err) => {
-        registering = undefined;
-        throw err;
-      });
-      return registering;
-    },
+    ensureRegistered,
+    registerInBackground,
 
     async unregister() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
       if (!registered) return;
       registered = false;
       registering = undefined;

@@ -57,6 +57,7 @@ async function readJson(req) {
 
 /** @type {{ flow?: any, step?: any, webhook?: any }} */
 const bundles = {};
+let started = false;
 
 async function loadBundles() {
   // flow.js / step.js are CommonJS bundles; webhook.js is an ES module.
@@ -150,11 +151,33 @@ async function allEvents(runId) {
   return events;
 }
 
+// Counts the runtime's storage reads, so tests can check that a replay
+// takes its event log from the run_started answer instead of listing events.
+const readCalls = {};
+
+function countStorageReads(world) {
+  for (const [area, methods] of Object.entries({ events: ['list', 'get', 'listByCorrelationId'], runs: ['get'] })) {
+    for (const method of methods) {
+      const original = world[area][method];
+      world[area][method] = (...args) => {
+        const key = `${area}.${method}`;
+        readCalls[key] = (readCalls[key] ?? 0) + 1;
+        return original.apply(world[area], args);
+      };
+    }
+  }
+}
+
 const routes = [
-  ['GET', /^\/control\/ready$/, async () => ({ ready: Boolean(bundles.flow) })],
+  ['GET', /^\/control\/ready$/, async () => ({ ready: started })],
   ['GET', /^\/control\/world$/, async () => {
     const world = getWorld();
     return { specVersion: world.specVersion, deploymentId: await world.getDeploymentId(), config: world.config };
+  }],
+  ['GET', /^\/control\/reads$/, async () => ({ ...readCalls })],
+  ['POST', /^\/control\/reads\/reset$/, async () => {
+    for (const key of Object.keys(readCalls)) delete readCalls[key];
+    return {};
   }],
   ['POST', /^\/control\/start$/, async (_m, body) => {
     const run = await start({ workflowId: workflowIdOf(body.workflow) }, body.args ?? []);
@@ -223,6 +246,8 @@ async function main() {
   await loadBundles();
   // Registers this app's endpoints with pg-workflow (WORKFLOW_APP_URL).
   await getWorld().start?.();
+  countStorageReads(getWorld());
+  started = true;
   console.log(`e2e app ready on http://${host}:${port}`);
 }
 

@@ -1,0 +1,248 @@
+"""Fixtures for the DevKit end-to-end tests: install and build the e2e app
+(once, and only when its inputs changed), then run it against the session's
+pg-workflow service with the pg-workflow-world client as its World.
+
+Missing npm/node or a failing install/build fails the tests; nothing here skips.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..pgw import Service, free_port
+
+E2E_DIR = Path(__file__).resolve().parent
+APP_DIR = E2E_DIR / "app"
+CLIENT_DIR = E2E_DIR.parent.parent / "clients" / "world"
+INSTALL_STAMP = APP_DIR / "node_modules" / ".pgw-e2e-install-stamp"
+BUILD_STAMP = APP_DIR / ".well-known" / "workflow" / "v1" / ".pgw-e2e-build-stamp"
+WELL_KNOWN_FILES = ("flow.js", "step.js", "webhook.js", "manifest.json")
+
+
+def _progress(message: str) -> None:
+    # Straight to the real stderr: npm/build progress should be visible even
+    # while pytest captures output.
+    print(f"[e2e] {message}", file=sys.__stderr__, flush=True)
+
+
+def _digest(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(str(path.relative_to(E2E_DIR.parent.parent)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _install_inputs() -> list[Path]:
+    # .npmrc sets install-links=true: the client is copied into node_modules
+    # like a published package, so its sources are install inputs too.
+    client = [CLIENT_DIR / "package.json", CLIENT_DIR / "index.js", CLIENT_DIR / "index.d.ts"]
+    client += list((CLIENT_DIR / "lib").glob("*.js"))
+    return [APP_DIR / "package.json", APP_DIR / "package-lock.json", APP_DIR / ".npmrc", *client]
+
+
+def _build_inputs() -> list[Path]:
+    return [*_install_inputs(), *(APP_DIR / "workflows").glob("*")]
+
+
+def _run(cmd: list[str], what: str) -> None:
+    _progress(f"{what}: {' '.join(cmd)} (in {APP_DIR})")
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.run(cmd, cwd=APP_DIR, stdout=out, stderr=subprocess.STDOUT, check=False)
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+    for line in output.splitlines()[-15:]:
+        _progress(f"  {line}")
+    if proc.returncode != 0:
+        pytest.fail(f"{what} failed with exit code {proc.returncode}:\n{output[-4000:]}", pytrace=False)
+    _progress(f"{what} done in {time.monotonic() - started:.1f}s")
+
+
+@pytest.fixture(scope="session")
+def e2e_app_build() -> Path:
+    """node_modules installed from the lockfile and `wf build` output, up to date."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is required for the DevKit e2e tests but was not found on PATH", pytrace=False)
+
+    install_digest = _digest(_install_inputs())
+    if not INSTALL_STAMP.exists() or INSTALL_STAMP.read_text() != install_digest:
+        # `npm install --no-save` installs exactly what the lockfile says and never
+        # rewrites it. (`npm ci` refuses this lockfile: cbor-x's optional native
+        # @cbor-extract/* packages are unavailable from the registry here, so npm
+        # leaves them out of the lock and `ci` then reports it "out of sync".)
+        _run(["npm", "install", "--no-save", "--no-audit", "--no-fund"], "npm install (from package-lock.json)")
+        INSTALL_STAMP.write_text(install_digest)
+    else:
+        _progress("node_modules up to date")
+
+    build_digest = _digest(_build_inputs())
+    outputs_present = all((BUILD_STAMP.parent / name).exists() for name in WELL_KNOWN_FILES)
+    if not outputs_present or not BUILD_STAMP.exists() or BUILD_STAMP.read_text() != build_digest:
+        _run([str(APP_DIR / "node_modules" / ".bin" / "wf"), "build"], "wf build")
+        missing = [n for n in WELL_KNOWN_FILES if not (BUILD_STAMP.parent / n).exists()]
+        if missing:
+            pytest.fail(f"wf build produced no {', '.join(missing)}", pytrace=False)
+        BUILD_STAMP.write_text(build_digest)
+    else:
+        _progress("wf build output up to date")
+    return APP_DIR
+
+
+class ControlError(AssertionError):
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 60.0) -> Any:
+    """JSON request with the standard library; raises ControlError on non-2xx."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            text = resp.read().decode()
+    except urllib.error.HTTPError as err:
+        text = err.read().decode()
+        try:
+            payload: Any = json.loads(text)
+        except ValueError:
+            payload = text
+        raise ControlError(err.code, payload) from None
+    return json.loads(text) if text else None
+
+
+def tagged(data: bytes) -> dict[str, str]:
+    """The wire form of a Uint8Array."""
+    return {"__type": "Uint8Array", "data": base64.b64encode(data).decode()}
+
+
+def untag(value: Any) -> bytes:
+    assert isinstance(value, dict) and value.get("__type") == "Uint8Array", value
+    return base64.b64decode(value["data"])
+
+
+@dataclass
+class E2EApp:
+    """The running DevKit app and the pg-workflow service it talks to."""
+
+    url: str
+    service: Service
+    deployment_id: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    app_id: str = "default"
+    _started: list[str] = field(default_factory=list)
+
+    # --- the app's control routes -------------------------------------------------
+    def start(self, workflow: str, *args: Any) -> str:
+        run_id = http_json("POST", f"{self.url}/control/start", {"workflow": workflow, "args": list(args)})["runId"]
+        self._started.append(run_id)
+        return run_id
+
+    def outcome(self, run_id: str, wait: float = 30.0) -> dict[str, Any]:
+        """The run's status once terminal (or when `wait` runs out), with its hydrated result."""
+        return http_json("GET", f"{self.url}/control/runs/{run_id}?waitMs={int(wait * 1000)}", timeout=wait + 30)
+
+    def result(self, run_id: str, wait: float = 30.0) -> Any:
+        out = self.outcome(run_id, wait)
+        assert out["status"] == "completed", (
+            f"run {run_id} ended {out['status']}: {out.get('error')}\n{self.log_tail()}"
+        )
+        return out["result"]
+
+    def run(self, workflow: str, *args: Any, wait: float = 30.0) -> Any:
+        return self.result(self.start(workflow, *args), wait)
+
+    def control(self, method: str, path: str, body: Any = None, timeout: float = 60.0) -> Any:
+        return http_json(method, f"{self.url}/control/{path}", body, timeout)
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        return self.control("GET", f"runs/{run_id}/events")["events"]
+
+    def wait_for(self, predicate: Any, what: str, timeout: float = 15.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}\n{self.log_tail()}")
+
+    # --- the service's own API ------------------------------------------------------
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        return http_json(method, f"{self.service.url}/api/v1/apps/{self.app_id}/{path}", body)
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "--- e2e app log ---\n" + "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
+    """The e2e app served on a free port, its endpoints registered with pgw_server."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    deployment_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    log_path = Path(tempfile.mkstemp(prefix="pgw-e2e-app-", suffix=".log")[1])
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WORKFLOW_TARGET_WORLD": "pg-workflow-world",
+        "WORKFLOW_SERVICE_URL": pgw_server.url,
+        "WORKFLOW_APP_ID": "default",
+        "WORKFLOW_APP_URL": url,
+        "WORKFLOW_DEPLOYMENT_ID": deployment_id,
+        "NODE_NO_WARNINGS": "1",
+    }
+    for name in ("WORKFLOW_LOCAL_DATA_DIR", "K8S_SERVICE_ACCOUNT_DIR"):
+        env.pop(name, None)
+    _progress(f"starting the e2e app on {url} (log: {log_path})")
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            ["node", "server.mjs"], cwd=e2e_app_build, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    app = E2EApp(url=url, service=pgw_server, deployment_id=deployment_id, process=process, log_path=log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the e2e app exited with {process.returncode}\n{app.log_tail()}", pytrace=False)
+            try:
+                if http_json("GET", f"{url}/control/ready", timeout=2)["ready"]:
+                    break
+            except (OSError, ControlError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the e2e app did not become ready\n{app.log_tail()}", pytrace=False)
+            time.sleep(0.1)
+        yield app
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
