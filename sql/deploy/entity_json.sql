@@ -1,40 +1,42 @@
 -- Deploy pg-workflow:entity_json
 -- The JSON the API returns for each entity, built in one place. Metadata
--- members that are NULL are left out; payload members (input, output,
--- metadata, executionContext) are left out when absent or when resolveData
--- is 'none'.
+-- members that are NULL are left out (jsonb_strip_nulls, which is recursive,
+-- so it never touches user data); payload members (input, output, metadata)
+-- are left out when absent or when resolveData is 'none'.
 BEGIN;
 
 CREATE FUNCTION workflow.run_json(r workflow.runs, resolve_data text DEFAULT 'all') RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT workflow.jsonb_drop_nulls(jsonb_build_object(
+  -- jsonb_strip_nulls only on members without user data (it is recursive).
+  SELECT jsonb_strip_nulls(jsonb_build_object(
            'runId', r.run_id, 'status', r.status, 'deploymentId', r.deployment_id,
-           'workflowName', r.workflow_name, 'specVersion', r.spec_version,
-           'executionContext', r.execution_context, 'error', r.error,
+           'workflowName', r.workflow_name, 'specVersion', r.spec_version, 'error', r.error,
            'createdAt', workflow.iso(r.created_at), 'updatedAt', workflow.iso(r.updated_at),
            'startedAt', workflow.iso(r.started_at), 'completedAt', workflow.iso(r.completed_at),
            'expiredAt', workflow.iso(r.expired_at)))
-      || CASE WHEN resolve_data = 'none' THEN '{}'::jsonb
-              ELSE workflow.jsonb_drop_nulls(jsonb_build_object('input', r.input, 'output', r.output)) END
+      || CASE WHEN r.execution_context IS NULL THEN '{}'::jsonb
+              ELSE jsonb_build_object('executionContext', r.execution_context) END
+      || CASE WHEN resolve_data = 'none' OR r.input IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('input', r.input) END
+      || CASE WHEN resolve_data = 'none' OR r.output IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('output', r.output) END
 $$;
 COMMENT ON FUNCTION workflow.run_json(workflow.runs, text) IS 'A run as the API returns it (camelCase); resolve_data none strips input/output.';
 
 CREATE FUNCTION workflow.step_json(s workflow.steps, resolve_data text DEFAULT 'all') RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT workflow.jsonb_drop_nulls(jsonb_build_object(
+  SELECT jsonb_strip_nulls(jsonb_build_object(
            'runId', s.run_id, 'stepId', s.step_id, 'stepName', s.step_name, 'status', s.status,
            'attempt', s.attempt, 'error', s.error, 'specVersion', s.spec_version,
            'createdAt', workflow.iso(s.created_at), 'updatedAt', workflow.iso(s.updated_at),
            'startedAt', workflow.iso(s.started_at), 'completedAt', workflow.iso(s.completed_at),
            'retryAfter', workflow.iso(s.retry_after)))
-      || CASE WHEN resolve_data = 'none' THEN '{}'::jsonb
-              ELSE workflow.jsonb_drop_nulls(jsonb_build_object('input', s.input, 'output', s.output)) END
+      || CASE WHEN resolve_data = 'none' OR s.input IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('input', s.input) END
+      || CASE WHEN resolve_data = 'none' OR s.output IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('output', s.output) END
 $$;
 COMMENT ON FUNCTION workflow.step_json(workflow.steps, text) IS 'A step as the API returns it; resolve_data none strips input/output.';
 
 CREATE FUNCTION workflow.hook_json(h workflow.hooks, resolve_data text DEFAULT 'all') RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT workflow.jsonb_drop_nulls(jsonb_build_object(
+  SELECT jsonb_strip_nulls(jsonb_build_object(
            'runId', h.run_id, 'hookId', h.hook_id, 'token', h.token,
            'ownerId', h.app_id, 'projectId', h.app_id, 'environment', 'production',
            'isWebhook', h.is_webhook, 'specVersion', h.spec_version,
@@ -46,7 +48,7 @@ COMMENT ON FUNCTION workflow.hook_json(workflow.hooks, text) IS 'A hook as the A
 
 CREATE FUNCTION workflow.wait_json(w workflow.waits) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT workflow.jsonb_drop_nulls(jsonb_build_object(
+  SELECT jsonb_strip_nulls(jsonb_build_object(
            'waitId', w.wait_id, 'runId', w.run_id, 'status', w.status,
            'resumeAt', workflow.iso(w.resume_at), 'completedAt', workflow.iso(w.completed_at),
            'createdAt', workflow.iso(w.created_at), 'updatedAt', workflow.iso(w.updated_at),
@@ -73,7 +75,7 @@ COMMENT ON FUNCTION workflow.event_payload_fields(text) IS 'The eventData member
 
 CREATE FUNCTION workflow.event_json(e workflow.events, resolve_data text DEFAULT 'all') RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT workflow.jsonb_drop_nulls(jsonb_build_object(
+  SELECT jsonb_strip_nulls(jsonb_build_object(
            'eventId', e.event_id, 'runId', e.run_id, 'eventType', e.event_type,
            'correlationId', e.correlation_id, 'specVersion', e.spec_version,
            'createdAt', workflow.iso(e.created_at)))

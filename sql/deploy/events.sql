@@ -67,6 +67,7 @@ BEGIN
   e.event_data := p_event_data;
   e.spec_version := p_spec_version;
   e.created_at := p_now;
+  e.event_json := workflow.event_json(e, 'all')::text;
   INSERT INTO workflow.events VALUES (e.*);
   RETURN e;
 END $$;
@@ -115,7 +116,7 @@ COMMENT ON FUNCTION workflow.insert_run(workflow.apps, text, jsonb, integer, tim
 CREATE FUNCTION workflow.create_event(
   p_app_id text, p_run_id text, p_event_type text, p_correlation_id text,
   p_event_data jsonb, p_spec_version integer, p_resolve_data text DEFAULT 'all')
-RETURNS jsonb LANGUAGE plpgsql AS $$
+RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   v_app workflow.apps := workflow.require_app(p_app_id);
   v_resolve text := workflow.check_resolve_data(p_resolve_data);
@@ -129,6 +130,7 @@ DECLARE
   v_terminal boolean;
   v_retry_after timestamptz;
   v_other_run text;
+  v_head text;
 BEGIN
   IF p_event_type IS NULL OR p_event_type NOT IN (
        'run_created', 'run_started', 'run_completed', 'run_failed', 'run_cancelled',
@@ -161,7 +163,7 @@ BEGIN
     END IF;
     v_event := workflow.append_event(v_app, p_run_id, 'run_created', NULL, v_data, p_spec_version, v_now);
     RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'run', workflow.run_json(v_run, v_resolve),
-                              'maxEvents', v_app.max_events_per_run);
+                              'maxEvents', v_app.max_events_per_run)::text;
   END IF;
 
   IF p_run_id IS NULL THEN
@@ -173,6 +175,10 @@ BEGIN
   IF NOT FOUND AND p_event_type = 'run_started'
      AND v_data ? 'deploymentId' AND v_data ? 'workflowName' AND v_data ? 'input' THEN
     -- Resilient start: the run's creation was lost, its data came through the queue.
+    IF p_run_id !~ '^wrun_[0-9A-HJKMNP-TV-Z]{26}$' THEN
+      PERFORM workflow.refuse('PW400', 'WF_INVALID_RUN_ID',
+        format('malformed runId %L: expected wrun_ followed by a 26-character ULID', p_run_id));
+    END IF;
     v_now := clock_timestamp();
     v_run := workflow.insert_run(v_app, p_run_id, v_data, p_spec_version, v_now);
     IF v_run.run_id IS NOT NULL THEN
@@ -203,20 +209,24 @@ BEGIN
       v_event := workflow.append_event(v_app, p_run_id, 'run_started', NULL, NULL, p_spec_version, v_now);
     END IF;
     -- The whole log comes back, so the runtime's replay needs no events.list.
-    RETURN workflow.jsonb_drop_nulls(jsonb_build_object(
-             'event', CASE WHEN v_event.event_id IS NOT NULL THEN workflow.event_json(v_event, v_resolve) END,
-             'run', workflow.run_json(v_run, v_resolve),
-             'maxEvents', v_app.max_events_per_run))
-        || (SELECT jsonb_build_object(
-                     'events', coalesce(jsonb_agg(workflow.event_json(e, v_resolve) ORDER BY e.event_seq), '[]'::jsonb),
-                     'cursor', max(e.event_seq)::text,
-                     'hasMore', false)
-              FROM workflow.events e WHERE e.app_id = p_app_id AND e.run_id = p_run_id);
+    -- It is joined from the stored event_json texts (no per-event JSON work).
+    v_head := jsonb_build_object(
+                'run', workflow.run_json(v_run, v_resolve), 'maxEvents', v_app.max_events_per_run, 'hasMore', false,
+                'cursor', (SELECT max(e.event_seq)::text FROM workflow.events e
+                            WHERE e.app_id = p_app_id AND e.run_id = p_run_id))::text;
+    IF v_event.event_id IS NOT NULL THEN
+      v_head := left(v_head, -1) || ', "event": ' || v_event.event_json || '}';
+    END IF;
+    RETURN left(v_head, -1) || ', "events": ['
+      || (SELECT coalesce(string_agg(CASE WHEN v_resolve = 'all' THEN e.event_json
+                                          ELSE workflow.event_json(e, v_resolve)::text END, ', ' ORDER BY e.event_seq), '')
+            FROM workflow.events e WHERE e.app_id = p_app_id AND e.run_id = p_run_id)
+      || ']}';
 
   WHEN 'run_completed', 'run_failed', 'run_cancelled' THEN
     IF v_terminal THEN
       IF p_event_type = 'run_cancelled' AND v_run.status = 'cancelled' THEN
-        RETURN jsonb_build_object('run', workflow.run_json(v_run, v_resolve), 'maxEvents', v_app.max_events_per_run);
+        RETURN jsonb_build_object('run', workflow.run_json(v_run, v_resolve), 'maxEvents', v_app.max_events_per_run)::text;
       END IF;
       PERFORM workflow.refuse('PW409', 'WF_RUN_TERMINAL', format('run %s is already %s', p_run_id, v_run.status),
                               jsonb_build_object('runId', p_run_id, 'status', v_run.status));
@@ -235,7 +245,7 @@ BEGIN
      WHERE app_id = p_app_id AND run_id = p_run_id AND status = 'waiting';
     v_event := workflow.append_event(v_app, p_run_id, p_event_type, NULL, v_data, p_spec_version, v_now);
     RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'run', workflow.run_json(v_run, v_resolve),
-                              'maxEvents', v_app.max_events_per_run);
+                              'maxEvents', v_app.max_events_per_run)::text;
 
   WHEN 'step_created' THEN
     IF v_terminal THEN
@@ -254,7 +264,7 @@ BEGIN
       PERFORM workflow.refuse('PW409', 'WF_STEP_EXISTS', format('step %s of run %s already exists', p_correlation_id, p_run_id));
     END IF;
     v_event := workflow.append_event(v_app, p_run_id, p_event_type, p_correlation_id, v_data, p_spec_version, v_now);
-    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'step', workflow.step_json(v_step, v_resolve));
+    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'step', workflow.step_json(v_step, v_resolve))::text;
 
   WHEN 'step_started', 'step_completed', 'step_failed', 'step_retrying' THEN
     SELECT * INTO v_step FROM workflow.steps
@@ -298,7 +308,7 @@ BEGIN
        WHERE app_id = p_app_id AND run_id = p_run_id AND step_id = p_correlation_id RETURNING * INTO v_step;
     END IF;
     v_event := workflow.append_event(v_app, p_run_id, p_event_type, p_correlation_id, v_data, p_spec_version, v_now);
-    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'step', workflow.step_json(v_step, v_resolve));
+    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'step', workflow.step_json(v_step, v_resolve))::text;
 
   WHEN 'hook_created' THEN
     IF v_terminal THEN
@@ -330,10 +340,10 @@ BEGIN
       END IF;
       v_event := workflow.append_event(v_app, p_run_id, 'hook_conflict', p_correlation_id,
                    jsonb_build_object('token', v_data ->> 'token', 'conflictingRunId', v_other_run), p_spec_version, v_now);
-      RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve));
+      RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve))::text;
     END IF;
     v_event := workflow.append_event(v_app, p_run_id, p_event_type, p_correlation_id, v_data, p_spec_version, v_now);
-    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'hook', workflow.hook_json(v_hook, v_resolve));
+    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'hook', workflow.hook_json(v_hook, v_resolve))::text;
 
   WHEN 'hook_received', 'hook_disposed' THEN
     SELECT * INTO v_hook FROM workflow.hooks
@@ -350,7 +360,7 @@ BEGIN
        WHERE app_id = p_app_id AND run_id = p_run_id AND hook_id = p_correlation_id RETURNING * INTO v_hook;
     END IF;
     v_event := workflow.append_event(v_app, p_run_id, p_event_type, p_correlation_id, v_data, p_spec_version, v_now);
-    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'hook', workflow.hook_json(v_hook, v_resolve));
+    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'hook', workflow.hook_json(v_hook, v_resolve))::text;
 
   WHEN 'wait_created' THEN
     IF v_terminal THEN
@@ -366,7 +376,7 @@ BEGIN
       PERFORM workflow.refuse('PW409', 'WF_WAIT_EXISTS', format('wait %s of run %s already exists', p_correlation_id, p_run_id));
     END IF;
     v_event := workflow.append_event(v_app, p_run_id, p_event_type, p_correlation_id, v_data, p_spec_version, v_now);
-    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'wait', workflow.wait_json(v_wait));
+    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'wait', workflow.wait_json(v_wait))::text;
 
   WHEN 'wait_completed' THEN
     SELECT * INTO v_wait FROM workflow.waits
@@ -380,7 +390,7 @@ BEGIN
     UPDATE workflow.waits SET status = 'completed', completed_at = v_now, updated_at = v_now
      WHERE app_id = p_app_id AND run_id = p_run_id AND wait_id = p_correlation_id RETURNING * INTO v_wait;
     v_event := workflow.append_event(v_app, p_run_id, p_event_type, p_correlation_id, v_data, p_spec_version, v_now);
-    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'wait', workflow.wait_json(v_wait));
+    RETURN jsonb_build_object('event', workflow.event_json(v_event, v_resolve), 'wait', workflow.wait_json(v_wait))::text;
   END CASE;
 END $$;
 COMMENT ON FUNCTION workflow.create_event(text, text, text, text, jsonb, integer, text) IS

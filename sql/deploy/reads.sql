@@ -53,6 +53,24 @@ BEGIN
   RETURN result;
 END $$;
 
+-- The same page shape built as text from items that are JSON texts: the
+-- event log pages join the events' stored event_json without re-parsing it.
+CREATE FUNCTION workflow.page_of_text(item_query text, page_size integer, in_cursor text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  result text;
+BEGIN
+  EXECUTE format(
+    'SELECT ''{"data": ['' || coalesce(string_agg(item, '', '' ORDER BY n) FILTER (WHERE n <= %1$s), '''')'
+    '    || ''], "cursor": '' || coalesce(to_json(coalesce((array_agg(seq ORDER BY n DESC)'
+    '                                  FILTER (WHERE n <= %1$s))[1]::text, %2$L))::text, ''null'')'
+    '    || '', "hasMore": '' || (count(*) > %1$s)::text || ''}'''
+    ' FROM (SELECT item, seq, row_number() OVER () AS n FROM (%3$s) q) p',
+    page_size, in_cursor, item_query)
+  INTO result;
+  RETURN result;
+END $$;
+
 -- The keyset condition and ordering for a sequence column.
 CREATE FUNCTION workflow.page_clause(seq_col text, after bigint, sort text, page_size integer) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
@@ -104,7 +122,7 @@ COMMENT ON FUNCTION workflow.list_runs(text, text, text, text, integer, text, te
 CREATE FUNCTION workflow.list_events(
   p_app_id text, p_run_id text, p_correlation_id text DEFAULT NULL,
   p_limit integer DEFAULT NULL, p_cursor text DEFAULT NULL, p_sort_order text DEFAULT NULL, p_resolve_data text DEFAULT 'all')
-RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+RETURNS text LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_limit integer := workflow.check_limit(p_limit, 100);
   v_sort text := workflow.check_sort(p_sort_order, 'asc');
@@ -115,9 +133,9 @@ BEGIN
   IF p_run_id IS NULL AND p_correlation_id IS NULL THEN
     PERFORM workflow.refuse('PW400', 'WF_INVALID_PARAMETER', 'listing events needs a runId or a correlationId');
   END IF;
-  RETURN workflow.page_of(format(
-    'SELECT workflow.event_json(e, %L) AS item, e.event_seq AS seq FROM workflow.events e WHERE e.app_id = %L%s%s%s',
-    v_resolve, p_app_id,
+  RETURN workflow.page_of_text(format(
+    'SELECT %s AS item, e.event_seq AS seq FROM workflow.events e WHERE e.app_id = %L%s%s%s',
+    CASE WHEN v_resolve = 'all' THEN 'e.event_json' ELSE 'workflow.event_json(e, ''none'')::text' END, p_app_id,
     CASE WHEN p_run_id IS NULL THEN '' ELSE format(' AND e.run_id = %L', p_run_id) END,
     CASE WHEN p_correlation_id IS NULL THEN '' ELSE format(' AND e.correlation_id = %L', p_correlation_id) END,
     workflow.page_clause('e.event_seq', v_after, v_sort, v_limit)), v_limit, p_cursor);

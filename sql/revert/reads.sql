@@ -10,6 +10,7 @@ DROP FUNCTION workflow.list_events(text, text, text, integer, text, text, text);
 DROP FUNCTION workflow.list_runs(text, text, text, text, integer, text, text, text);
 DROP FUNCTION workflow.get_run(text, text, text);
 DROP FUNCTION workflow.page_clause(text, bigint, text, integer);
+DROP FUNCTION workflow.page_of_text(text, integer, text);
 DROP FUNCTION workflow.page_of(text, integer, text);
 DROP FUNCTION workflow.check_cursor(text);
 DROP FUNCTION workflow.check_sort(text, text);

@@ -5,7 +5,7 @@ SELECT plan(78);
 SELECT workflow.ensure_app('tap');
 -- ev(run, type, correlation, data): create_event for app 'tap', spec 3.
 CREATE FUNCTION pg_temp.ev(r text, t text, c text DEFAULT NULL, d jsonb DEFAULT NULL) RETURNS jsonb
-LANGUAGE sql AS $$ SELECT workflow.create_event('tap', r, t, c, d, 3) $$;
+LANGUAGE sql AS $$ SELECT workflow.create_event('tap', r, t, c, d, 3)::jsonb $$;
 CREATE FUNCTION pg_temp.ev_sql(r text, t text, c text DEFAULT NULL, d jsonb DEFAULT NULL) RETURNS text
 LANGUAGE sql AS $$ SELECT format('SELECT pg_temp.ev(%L, %L, %L, %L)', r, t, c, d) $$;
 CREATE FUNCTION pg_temp.events_of(r text) RETURNS bigint

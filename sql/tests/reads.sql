@@ -5,7 +5,7 @@ SELECT plan(28);
 SELECT workflow.ensure_app('reads');
 CREATE FUNCTION pg_temp.mk(n int) RETURNS text LANGUAGE sql AS $$
   SELECT (workflow.create_event('reads', NULL, 'run_created', NULL,
-    jsonb_build_object('deploymentId', 'd' || (n % 2), 'workflowName', 'wf' || (n % 3), 'input', jsonb_build_object('n', n)), 3)
+    jsonb_build_object('deploymentId', 'd' || (n % 2), 'workflowName', 'wf' || (n % 3), 'input', jsonb_build_object('n', n)), 3)::jsonb
     #>> '{run,runId}') $$;
 CREATE TEMP TABLE made AS SELECT n, pg_temp.mk(n) AS run_id FROM generate_series(1, 7) n;
 \set r1 '(SELECT run_id FROM made WHERE n = 1)'
@@ -43,11 +43,11 @@ SELECT is((SELECT body -> 'hasMore' FROM pages WHERE page = 3), 'false'::jsonb, 
 SELECT workflow.create_event('reads', :r1, 'run_started', NULL, NULL, 3);
 SELECT workflow.create_event('reads', :r1, 'step_created', 'st1', '{"stepName":"s","input":{"x":1}}', 3);
 SELECT workflow.create_event('reads', :r1, 'hook_created', 'hk1', '{"token":"tk1","metadata":{"m":1}}', 3);
-SELECT is(jsonb_array_length(workflow.list_events('reads', :r1) -> 'data'), 4, 'list_events of a run');
-SELECT is(workflow.list_events('reads', NULL, 'st1') #>> '{data,0,eventType}', 'step_created', 'events by correlationId');
-SELECT ok(NOT (workflow.list_events('reads', :r1, p_resolve_data => 'none') #> '{data,2,eventData}') ? 'input',
+SELECT is(jsonb_array_length((workflow.list_events('reads', :r1))::jsonb -> 'data'), 4, 'list_events of a run');
+SELECT is((workflow.list_events('reads', NULL, 'st1'))::jsonb #>> '{data,0,eventType}', 'step_created', 'events by correlationId');
+SELECT ok(NOT ((workflow.list_events('reads', :r1, p_resolve_data => 'none'))::jsonb #> '{data,2,eventData}') ? 'input',
           'resolveData none strips step_created.input but keeps the rest');
-SELECT is(workflow.get_event('reads', :r1, workflow.list_events('reads', :r1) #>> '{data,0,eventId}') ->> 'eventType', 'run_created', 'get_event');
+SELECT is(workflow.get_event('reads', :r1, (workflow.list_events('reads', :r1))::jsonb #>> '{data,0,eventId}') ->> 'eventType', 'run_created', 'get_event');
 SELECT is(workflow.get_step('reads', :r1, 'st1') ->> 'stepName', 's', 'get_step');
 SELECT is(workflow.get_hook_by_token('reads', 'tk1') ->> 'hookId', 'hk1', 'get_hook_by_token');
 SELECT is(workflow.get_hook('reads', 'hk1') -> 'metadata', '{"m":1}'::jsonb, 'get_hook with metadata');

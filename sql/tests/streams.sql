@@ -12,10 +12,10 @@ SELECT workflow.ensure_app('tap_streams');
 SELECT workflow.ensure_app('tap_other');
 CREATE TEMP TABLE r AS
 SELECT workflow.create_event('tap_streams', NULL, 'run_created', NULL,
-         '{"deploymentId":"d1","workflowName":"wf","input":{"__type":"Uint8Array","data":""}}', 2) -> 'run' ->> 'runId' AS id
+         '{"deploymentId":"d1","workflowName":"wf","input":{"__type":"Uint8Array","data":""}}', 2)::jsonb -> 'run' ->> 'runId' AS id
 UNION ALL
 SELECT workflow.create_event('tap_streams', NULL, 'run_created', NULL,
-         '{"deploymentId":"d1","workflowName":"wf","input":{"__type":"Uint8Array","data":""}}', 2) -> 'run' ->> 'runId';
+         '{"deploymentId":"d1","workflowName":"wf","input":{"__type":"Uint8Array","data":""}}', 2)::jsonb -> 'run' ->> 'runId';
 CREATE FUNCTION pg_temp.run1() RETURNS text LANGUAGE sql AS $$ SELECT min(id) FROM r $$;
 CREATE FUNCTION pg_temp.run2() RETURNS text LANGUAGE sql AS $$ SELECT max(id) FROM r $$;
 

@@ -1,0 +1,4 @@
+-- Verify pg-workflow:request_context
+BEGIN;
+SELECT 'workflow.request_context(text)'::regprocedure;
+ROLLBACK;
