@@ -52,3 +52,17 @@ ensure_postgres() {
   echo "PostgreSQL did not start" >&2
   return 1
 }
+
+# The client World and the DevKit end-to-end suite need Node.js >= 20 and npm.
+require_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "Node.js 20 (or newer) and npm are needed for the client World and the end-to-end tests" >&2
+    return 1
+  fi
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt 20 ]; then
+    echo "Node.js $major found; the DevKit needs Node.js 20 or newer" >&2
+    return 1
+  fi
+}

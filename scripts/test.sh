@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what it needs, starts PostgreSQL on 127.0.0.1:5432
 # if it is not running, then the pgTAP suite (pg_prove) and pytest
-# (which includes the DevKit end-to-end suite). Extra arguments go to pytest.
+# (which includes the DevKit end-to-end suite), after the client World's own
+# unit tests. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -15,6 +16,10 @@ bash scripts/pgtap.sh
 
 echo "==> ruff"
 .venv/bin/ruff check service tests bench
+
+echo "==> client World unit tests (clients/world, node --test)"
+require_node
+(cd clients/world && npm install --no-save --no-audit --no-fund --loglevel=error && npm test)
 
 echo "==> pytest"
 set +e
