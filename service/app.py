@@ -6,12 +6,13 @@ import logging
 
 from aiohttp import web
 
-from . import live
+from . import dispatcher, live
 from .auth import SingleTenant, tenant_middleware
 from .config import Settings
 from .db import Database
 from .errors import error_middleware
 from .routes import events, health, hooks, runs
+from .routes import queue as queue_routes
 from .routes import streams as stream_routes
 
 log = logging.getLogger("pg_workflow")
@@ -33,6 +34,8 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     app.on_cleanup.append(_close_database)
     app.router.add_routes(stream_routes.routes)
     live.setup(app, database_url)  # stream listener: started on startup, stopped on cleanup
+    app.router.add_routes(queue_routes.routes)
+    dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
     return app
 
 

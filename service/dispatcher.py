@@ -1,0 +1,311 @@
+"""The queue dispatcher (SPEC section 6): claims due messages and pushes them
+to the deployments' handlers.
+
+It waits on "a notification OR the next due time the database reported",
+never on a fixed polling interval: delayed messages and lost leases send no
+notification, so every claim also answers when the next message falls due.
+After every (re)connect of its LISTEN connection it claims at once, since
+notifications sent meanwhile are gone. Every replica may run one; claims are
+leases taken with SKIP LOCKED, so there is no leader and a killed replica's
+messages come back when their leases end. All rules (routing, serialisation
+per run, retries, dead letters) live in workflow.claim_messages and
+workflow.ack_messages; this module moves bytes and keeps time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+from aiohttp import web
+from psycopg.types.json import Jsonb
+
+from .db import Database
+from .delivery import Deliverer
+from .queries import QUERIES
+
+log = logging.getLogger("pg_workflow.dispatcher")
+
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+_MAX_RECONNECT_DELAY = 5.0
+# Due messages that another dispatcher's open claim transaction holds: look
+# again shortly rather than spin while it commits.
+_CONTENDED_RETRY = 0.05
+_DB_ERROR_RETRY = 1.0
+
+
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    try:
+        return float(raw) if raw != "" else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class DispatcherSettings:
+    """Tuning from WF_QUEUE_* / WF_HANDLER_* environment variables (README lists them)."""
+
+    concurrency: int = 100
+    batch_size: int = 100
+    handler_timeout: float = 300.0
+    lease_seconds: float = 330.0
+    max_attempts: int = 50
+    retry_base: float = 1.0
+    retry_max: float = 300.0
+    cooldown: float = 5.0
+    grace: float = 60.0
+    retention: float = 3600.0
+    drain: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> DispatcherSettings:
+        env = dict(os.environ if env is None else env)
+        handler_timeout = _env_float(env, "WF_QUEUE_HANDLER_TIMEOUT_SECONDS", cls.handler_timeout)
+        settings = cls(
+            concurrency=int(_env_float(env, "WF_QUEUE_CONCURRENCY", cls.concurrency)),
+            batch_size=int(_env_float(env, "WF_QUEUE_BATCH_SIZE", cls.batch_size)),
+            handler_timeout=handler_timeout,
+            # A lease outlives the slowest allowed answer, or a working delivery would be duplicated.
+            lease_seconds=_env_float(env, "WF_QUEUE_LEASE_SECONDS", handler_timeout + 30),
+            max_attempts=int(_env_float(env, "WF_QUEUE_MAX_ATTEMPTS", cls.max_attempts)),
+            retry_base=_env_float(env, "WF_QUEUE_RETRY_BASE_SECONDS", cls.retry_base),
+            retry_max=_env_float(env, "WF_QUEUE_RETRY_MAX_SECONDS", cls.retry_max),
+            cooldown=_env_float(env, "WF_HANDLER_COOLDOWN_SECONDS", cls.cooldown),
+            grace=_env_float(env, "WF_HANDLER_GRACE_SECONDS", cls.grace),
+            retention=_env_float(env, "WF_QUEUE_RETENTION_SECONDS", cls.retention),
+            drain=_env_float(env, "WF_QUEUE_DRAIN_SECONDS", cls.drain),
+        )
+        if settings.concurrency < 1 or settings.batch_size < 1 or settings.max_attempts < 1:
+            raise ValueError("WF_QUEUE_CONCURRENCY, WF_QUEUE_BATCH_SIZE and WF_QUEUE_MAX_ATTEMPTS must be >= 1")
+        if min(settings.handler_timeout, settings.lease_seconds) <= 0:
+            raise ValueError("WF_QUEUE_HANDLER_TIMEOUT_SECONDS and WF_QUEUE_LEASE_SECONDS must be > 0")
+        return settings
+
+    def ack_params(self) -> dict[str, Any]:
+        return {
+            "max_attempts": self.max_attempts,
+            "retry_base_seconds": self.retry_base,
+            "retry_max_seconds": self.retry_max,
+            "cooldown_seconds": self.cooldown,
+            "grace_seconds": self.grace,
+            "retention_seconds": self.retention,
+        }
+
+
+class Dispatcher:
+    """LISTEN task + claim loop + delivery tasks + ack batcher of one replica."""
+
+    def __init__(self, db: Database, settings: DispatcherSettings) -> None:
+        self.listening = False
+        self._db = db
+        self._settings = settings
+        self._deliverer = Deliverer(settings.concurrency, settings.handler_timeout)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._due_at = 0.0  # loop time at which to claim next (inf: when notified)
+        self._wake = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._claims: dict[int, int] = {}  # seq -> attempt of claims not yet settled
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._acks: list[dict[str, Any]] = []
+        self._ack_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ack_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        log.info("dispatcher starting: %s", asdict(self._settings))
+        self._loop = asyncio.get_running_loop()
+        await self._deliverer.open()
+        self._ack_task = asyncio.create_task(self._ack_forever(), name="pg-workflow queue acks")
+        self._tasks = [
+            asyncio.create_task(self._listen_forever(), name="pg-workflow queue listener"),
+            asyncio.create_task(self._claim_forever(), name="pg-workflow queue claims"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop claiming, let deliveries finish for a moment, settle what finished, give back the rest."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.listening = False
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=self._settings.drain)
+        for task in list(self._deliveries):
+            task.cancel()
+        await asyncio.gather(*self._deliveries, return_exceptions=True)
+        if self._ack_task is not None:
+            self._ack_task.cancel()
+            await asyncio.gather(self._ack_task, return_exceptions=True)
+        with contextlib.suppress(psycopg.Error, OSError):
+            await self._flush_acks()
+        if self._claims:
+            claims = [{"seq": seq, "attempt": attempt} for seq, attempt in self._claims.items()]
+            with contextlib.suppress(psycopg.Error, OSError):
+                released = await self._db.admin_call("release_messages", {"claims": Jsonb(claims)})
+                log.info("released %s unfinished deliveries", released)
+        await self._deliverer.close()
+
+    # -- waking up ---------------------------------------------------------
+
+    def _now(self) -> float:
+        assert self._loop is not None, "Dispatcher.start() first"
+        return self._loop.time()
+
+    def _wake_in(self, seconds: float) -> None:
+        self._due_at = min(self._due_at, self._now() + max(seconds, 0.0))
+        self._wake.set()
+
+    def _on_notify(self, payload: str) -> None:
+        try:
+            ms = int(payload)
+        except ValueError:
+            ms = 0
+        self._wake_in(ms / 1000)
+
+    async def _listen_forever(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self._db.url, autocommit=True, application_name="pg-workflow dispatcher", **_KEEPALIVE
+                )
+                async with conn:
+                    await conn.execute(QUERIES["listen_queue"])
+                    self.listening = True
+                    delay = 0.1
+                    self._wake_in(0)  # whatever was notified while we were away is gone
+                    async for note in conn.notifies():
+                        self._on_notify(note.payload)
+            except (psycopg.Error, OSError) as exc:
+                log.warning("queue listener lost its connection (%s); reconnecting in %.1fs", exc, delay)
+            except Exception:
+                log.exception("queue listener failed; restarting in %.1fs", delay)
+            finally:
+                self.listening = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_RECONNECT_DELAY)
+
+    async def _until_due(self) -> None:
+        while True:
+            delay = self._due_at - self._now()
+            if delay <= 0:
+                return
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), None if math.isinf(delay) else delay)
+
+    # -- claiming ----------------------------------------------------------
+
+    async def _claim_forever(self) -> None:
+        settings = self._settings
+        while True:
+            await self._until_due()
+            free = settings.concurrency - len(self._deliveries)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._slot_free.wait()
+                continue
+            limit = min(settings.batch_size, free)
+            self._due_at = math.inf  # notifications during the claim lower it again
+            try:
+                text = await self._db.admin_call(
+                    "claim_messages",
+                    {"limit": limit, "lease_seconds": settings.lease_seconds, "grace_seconds": settings.grace},
+                )
+            except (psycopg.Error, OSError) as exc:
+                log.warning("claiming failed (%s); retrying in %.1fs", exc, _DB_ERROR_RETRY)
+                self._wake_in(_DB_ERROR_RETRY)
+                continue
+            except Exception:  # never let a bug end the loop: leases bring the messages back
+                log.exception("claiming failed; retrying in %.1fs", _DB_ERROR_RETRY)
+                self._wake_in(_DB_ERROR_RETRY)
+                continue
+            result = json.loads(text)
+            deliveries: list[dict[str, Any]] = result["deliveries"]
+            for claim in deliveries:
+                self._start(claim)
+            next_due: float | None = result["nextDueIn"]
+            if len(deliveries) >= limit:
+                self._wake_in(0)  # probably more due
+            elif next_due is not None:
+                self._wake_in(next_due if next_due > 0 or deliveries else _CONTENDED_RETRY)
+
+    def _start(self, claim: dict[str, Any]) -> None:
+        self._claims[claim["seq"]] = claim["attempt"]
+        task = asyncio.create_task(self._deliver(claim))
+        self._deliveries.add(task)
+        task.add_done_callback(self._delivery_done)
+
+    def _delivery_done(self, task: asyncio.Task[None]) -> None:
+        self._deliveries.discard(task)
+        self._slot_free.set()
+
+    async def _deliver(self, claim: dict[str, Any]) -> None:
+        try:
+            outcome = await self._deliverer.deliver(claim)
+        except Exception as exc:  # a bug here must not strand the claim until its lease ends
+            log.exception("delivery of %s crashed", claim["messageId"])
+            outcome = {"outcome": "failed", "error": f"dispatcher error: {exc!r}"}
+        if outcome["outcome"] == "failed":
+            log.info("delivery of %s (attempt %s) to %s failed: %s",
+                     claim["messageId"], claim["attempt"], claim["url"], outcome.get("error"))
+        self._acks.append({"seq": claim["seq"], "attempt": claim["attempt"], "podId": claim["podId"], **outcome})
+        self._ack_wake.set()
+
+    # -- settling ----------------------------------------------------------
+
+    async def _ack_forever(self) -> None:
+        """One ack call at a time: results that finish meanwhile go in the next batch."""
+        while True:
+            await self._ack_wake.wait()
+            self._ack_wake.clear()
+            try:
+                await self._flush_acks()
+            except Exception as exc:
+                # Unsettled claims stay leased; try again (their leases cover the wait).
+                log.warning("settling deliveries failed (%s); retrying in %.1fs", exc, _DB_ERROR_RETRY)
+                await asyncio.sleep(_DB_ERROR_RETRY)
+                self._ack_wake.set()
+
+    async def _flush_acks(self) -> None:
+        while self._acks:
+            batch, self._acks = self._acks, []
+            try:
+                await self._db.admin_call("ack_messages", {"results": Jsonb(batch), **self._settings.ack_params()})
+            except BaseException:
+                self._acks[:0] = batch
+                raise
+            for result in batch:
+                if self._claims.get(result["seq"]) == result["attempt"]:
+                    del self._claims[result["seq"]]
+
+
+DISPATCHER_KEY = "dispatcher"  # read by the /ready route
+
+
+def setup(app: web.Application) -> None:
+    """Runs a dispatcher for the app's lifetime unless WF_ENABLE_POLLER=false.
+
+    Registered after the database's start-up hook; stopped on shutdown, while
+    the pool is still open to settle and release its claims.
+    """
+    if not app["settings"].enable_poller:
+        return
+    dispatcher = Dispatcher(app["db"], DispatcherSettings.from_env())
+    app[DISPATCHER_KEY] = dispatcher
+
+    async def start(app: web.Application) -> None:
+        await dispatcher.start()
+
+    async def stop(app: web.Application) -> None:
+        await dispatcher.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)

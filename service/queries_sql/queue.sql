@@ -1,0 +1,41 @@
+-- The queue (SPEC section 6): enqueue, handler registration and dead letters
+-- (tenant statements, scoped by FROM workflow.request_context(...) AS ctx, see
+-- service/db.py), and the dispatcher's own bookkeeping (claims, acks,
+-- releases) on the service's connections.
+
+-- name: enqueue
+SELECT workflow.enqueue(ctx.app_id, %(queue_name)s, %(message)s, %(deployment_id)s,
+                        %(idempotency_key)s, %(delay_seconds)s::numeric)::text
+  FROM workflow.request_context(%(app_id)s) AS ctx;
+
+-- name: register_handler
+SELECT workflow.register_handler(ctx.app_id, %(pod_id)s, %(deployment_version)s,
+                                 %(workflow_url)s, %(step_url)s, %(webhook_url)s)::text
+  FROM workflow.request_context(%(app_id)s) AS ctx;
+
+-- name: unregister_handler
+SELECT workflow.unregister_handler(ctx.app_id, %(pod_id)s)::text
+  FROM workflow.request_context(%(app_id)s) AS ctx;
+
+-- name: list_dead_letters
+SELECT workflow.list_dead_letters(ctx.app_id, %(limit)s, %(cursor)s, %(sort_order)s)::text
+  FROM workflow.request_context(%(app_id)s) AS ctx;
+
+-- name: retry_dead_letter
+SELECT workflow.retry_dead_letter(ctx.app_id, %(message_id)s)::text
+  FROM workflow.request_context(%(app_id)s) AS ctx;
+
+-- name: listen_queue
+-- The dispatcher's own connection; workflow.notify_queue sends on this channel.
+LISTEN workflow_queue;
+
+-- name: claim_messages
+SELECT workflow.claim_messages(%(limit)s::integer, %(lease_seconds)s::numeric, %(grace_seconds)s::numeric)::text;
+
+-- name: ack_messages
+SELECT workflow.ack_messages(%(results)s, %(max_attempts)s::integer, %(retry_base_seconds)s::numeric,
+                             %(retry_max_seconds)s::numeric, %(cooldown_seconds)s::numeric,
+                             %(grace_seconds)s::numeric, %(retention_seconds)s::numeric);
+
+-- name: release_messages
+SELECT workflow.release_messages(%(claims)s);
