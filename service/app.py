@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from . import dispatcher, live
+from . import dispatcher, keys, live
 from .auth import SingleTenant, tenant_middleware
 from .config import Settings
 from .db import Database
@@ -17,17 +17,14 @@ from .routes import streams as stream_routes
 
 log = logging.getLogger("pg_workflow")
 
-DB_KEY = "db"
-
-
 def make_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, tenant_middleware],
         client_max_size=settings.max_body_bytes,
     )
-    app["settings"] = settings
-    app[DB_KEY] = Database(database_url, settings.pool_min_size, settings.pool_max_size)
-    app["authorizer"] = SingleTenant()
+    app[keys.SETTINGS] = settings
+    app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size)
+    app[keys.AUTHORIZER] = SingleTenant()
     for module in (health, events, runs, hooks):
         app.router.add_routes(module.routes)
     app.on_startup.append(_open_database)
@@ -40,12 +37,12 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
 
 
 async def _open_database(app: web.Application) -> None:
-    db: Database = app[DB_KEY]
+    db: Database = app[keys.DB]
     await db.open()
-    settings: Settings = app["settings"]
+    settings: Settings = app[keys.SETTINGS]
     if await db.admin_call("ensure_app", {"app_id": settings.default_app_id}):
         log.info("created the implicit app %r", settings.default_app_id)
 
 
 async def _close_database(app: web.Application) -> None:
-    await app[DB_KEY].close()
+    await app[keys.DB].close()

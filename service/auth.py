@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from . import keys
+
 
 class Authorizer(Protocol):
     async def authorize(self, request: web.Request, app_id: str) -> None:
@@ -28,6 +30,6 @@ class SingleTenant:
 async def tenant_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     app_id = request.match_info.get("appId")
     if app_id is not None:
-        await request.app["authorizer"].authorize(request, app_id)
-        request["app_id"] = app_id
+        await request.app[keys.AUTHORIZER].authorize(request, app_id)
+        request[keys.APP_ID] = app_id
     return await handler(request)

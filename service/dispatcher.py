@@ -27,6 +27,7 @@ import psycopg
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
+from . import keys
 from .db import Database
 from .delivery import Deliverer
 from .queries import QUERIES
@@ -287,7 +288,6 @@ class Dispatcher:
                     del self._claims[result["seq"]]
 
 
-DISPATCHER_KEY = "dispatcher"  # read by the /ready route
 
 
 def setup(app: web.Application) -> None:
@@ -296,10 +296,10 @@ def setup(app: web.Application) -> None:
     Registered after the database's start-up hook; stopped on shutdown, while
     the pool is still open to settle and release its claims.
     """
-    if not app["settings"].enable_poller:
+    if not app[keys.SETTINGS].enable_poller:
         return
-    dispatcher = Dispatcher(app["db"], DispatcherSettings.from_env())
-    app[DISPATCHER_KEY] = dispatcher
+    dispatcher = Dispatcher(app[keys.DB], DispatcherSettings.from_env())
+    app[keys.DISPATCHER] = dispatcher
 
     async def start(app: web.Application) -> None:
         await dispatcher.start()

@@ -7,7 +7,13 @@ from typing import Any
 
 from aiohttp import web
 
+from . import keys
 from .errors import ApiError
+
+
+async def tenant_call(request: web.Request, name: str, params: dict[str, Any]) -> str:
+    """Runs named query ``name`` scoped to the request's app and returns its JSON text."""
+    return await request.app[keys.DB].call(name, params, app_id=request[keys.APP_ID])
 
 
 def json_text(text: str, status: int = 200) -> web.Response:

@@ -13,6 +13,7 @@ import aiohttp
 import psycopg
 from aiohttp import web
 
+from service import keys
 from service.app import make_app
 from service.config import Settings
 from service.live import LIVE_KEY, LiveStreams
@@ -61,7 +62,7 @@ async def test_idle_readers_hold_no_connection_and_leave_cleanly(fresh_db: str) 
         started = time.monotonic()
         assert await info(client, run_id, names[0]) == {"tailIndex": -1, "done": False}
         assert time.monotonic() - started < 1.0
-        stats = app["db"].pool.get_stats()
+        stats = app[keys.DB].pool.get_stats()
         assert stats.get("requests_waiting", 0) == 0
         assert stats["pool_available"] == stats["pool_size"] <= Settings(database_url=fresh_db).pool_max_size
 

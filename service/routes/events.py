@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from ..http import expect_type, json_text, page_params, query_str, read_json_object
+from ..http import expect_type, json_text, page_params, query_str, read_json_object, tenant_call
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1/apps/{appId}"
@@ -17,7 +17,6 @@ async def create_event(request: web.Request) -> web.Response:
     run_id = request.match_info["runId"]
     event_data = body.get("eventData")
     params = {
-        "app_id": request["app_id"],
         "run_id": None if run_id in ("null", "") else run_id,
         "event_type": expect_type(body, "eventType", str, "a string such as run_created", required=True),
         "correlation_id": expect_type(body, "correlationId", str, "a string"),
@@ -25,33 +24,31 @@ async def create_event(request: web.Request) -> web.Response:
         "spec_version": expect_type(body, "specVersion", int, "an integer"),
         "resolve_data": query_str(request, "resolveData") or expect_type(body, "resolveData", str, '"all" or "none"'),
     }
-    return json_text(await request.app["db"].call("create_event", params, app_id=request["app_id"]))
+    return json_text(await tenant_call(request, "create_event", params))
 
 
 @routes.get(PREFIX + "/runs/{runId}/events")
 async def list_run_events(request: web.Request) -> web.Response:
-    params = {"app_id": request["app_id"], "run_id": request.match_info["runId"], "correlation_id": None}
+    params = {"run_id": request.match_info["runId"], "correlation_id": None}
     params.update(page_params(request))
-    return json_text(await request.app["db"].call("list_events", params, app_id=request["app_id"]))
+    return json_text(await tenant_call(request, "list_events", params))
 
 
 @routes.get(PREFIX + "/runs/{runId}/events/{eventId}")
 async def get_event(request: web.Request) -> web.Response:
     params = {
-        "app_id": request["app_id"],
         "run_id": request.match_info["runId"],
         "event_id": request.match_info["eventId"],
         "resolve_data": query_str(request, "resolveData"),
     }
-    return json_text(await request.app["db"].call("get_event", params, app_id=request["app_id"]))
+    return json_text(await tenant_call(request, "get_event", params))
 
 
 @routes.get(PREFIX + "/events")
 async def list_events(request: web.Request) -> web.Response:
     params = {
-        "app_id": request["app_id"],
         "run_id": query_str(request, "runId"),
         "correlation_id": query_str(request, "correlationId"),
     }
     params.update(page_params(request))
-    return json_text(await request.app["db"].call("list_events", params, app_id=request["app_id"]))
+    return json_text(await tenant_call(request, "list_events", params))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .. import keys
+
 routes = web.RouteTableDef()
 
 
@@ -14,8 +16,8 @@ async def status(request: web.Request) -> web.Response:
 
 @routes.get("/ready")
 async def ready(request: web.Request) -> web.Response:
-    checks = {"database": await request.app["db"].ready()}
-    dispatcher = request.app.get("dispatcher")
+    checks = {"database": await request.app[keys.DB].ready()}
+    dispatcher = request.app.get(keys.DISPATCHER)
     if dispatcher is not None:
         checks["dispatcher"] = bool(dispatcher.listening)
     ok = all(checks.values())

@@ -19,9 +19,10 @@ from typing import Any
 import psycopg
 from aiohttp import web
 
+from .. import keys
 from ..db import Database
 from ..errors import ApiError
-from ..http import json_text, query_int, query_str
+from ..http import json_text, query_int, query_str, tenant_call
 from ..live import LIVE_KEY, LiveStreams, Subscription
 
 log = logging.getLogger("pg_workflow.streams")
@@ -85,37 +86,35 @@ async def write_stream(request: web.Request) -> web.Response:
     else:
         raise ApiError(400, "WF_INVALID_REQUEST", f"the body must be {{\"data\": {_CHUNK_SHAPE}}}")
     params = {
-        "app_id": request["app_id"],
         "run_id": request.match_info["runId"],
         "name": request.match_info["name"],
         "chunks": chunks,
         "close": close,
     }
-    return json_text(await request.app["db"].call("write_stream", params, app_id=request["app_id"]))
+    return json_text(await tenant_call(request, "write_stream", params))
 
 
 @routes.get(PREFIX + "/runs/{runId}/streams")
 async def list_streams(request: web.Request) -> web.Response:
-    params = {"app_id": request["app_id"], "run_id": request.match_info["runId"]}
-    return json_text(await request.app["db"].call("list_streams", params, app_id=request["app_id"]))
+    params = {"run_id": request.match_info["runId"]}
+    return json_text(await tenant_call(request, "list_streams", params))
 
 
 @routes.get(PREFIX + "/runs/{runId}/streams/{name}/chunks")
 async def get_stream_chunks(request: web.Request) -> web.Response:
     params = {
-        "app_id": request["app_id"],
         "run_id": request.match_info["runId"],
         "name": request.match_info["name"],
         "limit": query_int(request, "limit"),
         "cursor": query_str(request, "cursor"),
     }
-    return json_text(await request.app["db"].call("get_stream_chunks", params, app_id=request["app_id"]))
+    return json_text(await tenant_call(request, "get_stream_chunks", params))
 
 
 @routes.get(PREFIX + "/runs/{runId}/streams/{name}/info")
 async def get_stream_info(request: web.Request) -> web.Response:
-    params = {"app_id": request["app_id"], "run_id": request.match_info["runId"], "name": request.match_info["name"]}
-    return json_text(await request.app["db"].call("get_stream_info", params, app_id=request["app_id"]))
+    params = {"run_id": request.match_info["runId"], "name": request.match_info["name"]}
+    return json_text(await tenant_call(request, "get_stream_info", params))
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ class _Part:
 
 
 async def _read_part(db: Database, app_id: str, name: str, start: int) -> _Part:
-    row = await db.call_row("read_stream", {"app_id": app_id, "name": name, "start_index": start}, app_id=app_id)
+    row = await db.call_row("read_stream", {"name": name, "start_index": start}, app_id=app_id)
     assert row is not None
     return _Part(bytes(row[0]), row[1], row[2], row[3], row[4])
 
@@ -153,9 +152,9 @@ async def _news(sub: Subscription, live: LiveStreams, request: web.Request) -> b
 
 @routes.get(PREFIX + "/streams/{name}")
 async def read_stream(request: web.Request) -> web.StreamResponse:
-    db: Database = request.app["db"]
+    db: Database = request.app[keys.DB]
     live: LiveStreams = request.app[LIVE_KEY]
-    app_id, name = request["app_id"], request.match_info["name"]
+    app_id, name = request[keys.APP_ID], request.match_info["name"]
     start = query_int(request, "startIndex") or 0
     # Subscribe before the first read: a chunk committed after it rings the bell.
     with live.subscribe(app_id, name) as sub:

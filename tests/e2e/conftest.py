@@ -80,6 +80,12 @@ def _run(cmd: list[str], what: str) -> None:
 @pytest.fixture(scope="session")
 def e2e_app_build() -> Path:
     """node_modules installed from the lockfile and `wf build` output, up to date."""
+    return ensure_app_built()
+
+
+def ensure_app_built() -> Path:
+    """Install and build the app unless the stamps say it is up to date; the app dir.
+    Also used by bench/devkit_workloads.py."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is required for the DevKit e2e tests but was not found on PATH", pytrace=False)

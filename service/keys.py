@@ -1,0 +1,18 @@
+"""Typed keys of what the application and each request carry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    pass
+
+SETTINGS = web.AppKey("settings", "Settings")
+DB = web.AppKey("db", "Database")
+AUTHORIZER = web.AppKey("authorizer", Any)
+# The dispatcher of this replica, when enabled (its ``listening`` feeds /ready).
+DISPATCHER = web.AppKey("dispatcher", Any)
+# The app id a request acts for, set by the tenant middleware once authorized.
+APP_ID = web.RequestKey("app_id", str)
