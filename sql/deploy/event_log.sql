@@ -62,7 +62,8 @@ CREATE TABLE workflow.steps (
   CONSTRAINT steps_running_was_started CHECK (status <> 'running' OR (started_at IS NOT NULL AND attempt > 0)),
   CONSTRAINT steps_retry_only_pending CHECK (retry_after IS NULL OR status = 'pending')
 );
-CREATE INDEX steps_by_run ON workflow.steps (app_id, run_id, step_seq);
+-- No other index starts with (app_id, run_id): lookups by step must use the primary key
+-- even before statistics exist (listing a run's steps sorts the few rows it has).
 COMMENT ON TABLE workflow.steps IS 'Steps of runs (stepId = the events'' correlationId). status: pending → running → completed | failed, running → pending on retry.';
 COMMENT ON COLUMN workflow.steps.attempt IS 'Times the step was started (step_started increments it).';
 COMMENT ON COLUMN workflow.steps.retry_after IS 'A retrying step may not start before this time (425 Too Early).';
@@ -91,11 +92,10 @@ CREATE TABLE workflow.events (
 ALTER SEQUENCE workflow.event_seq OWNED BY workflow.events.event_seq;
 CREATE UNIQUE INDEX events_by_id ON workflow.events (app_id, event_id);
 CREATE UNIQUE INDEX events_by_run ON workflow.events (app_id, run_id, run_ordinal);
-CREATE INDEX events_by_run_seq ON workflow.events (app_id, run_id, event_seq);
 CREATE INDEX events_by_correlation ON workflow.events (app_id, correlation_id, event_seq) WHERE correlation_id IS NOT NULL;
 COMMENT ON TABLE workflow.events IS 'The append-only event log of every run; runs, steps, hooks and waits are projections of it.';
 COMMENT ON COLUMN workflow.events.event_id IS 'Public id: wevt_ + ULID of (created_at, event_seq), so ids sort like the log.';
-COMMENT ON COLUMN workflow.events.run_ordinal IS 'Position of the event in its run''s log (1, 2, ...); the quota max_events_per_run caps it.';
+COMMENT ON COLUMN workflow.events.run_ordinal IS 'Position of the event in its run''s log (1, 2, ...): the order and cursor of a run''s log; the quota max_events_per_run caps it.';
 COMMENT ON COLUMN workflow.events.correlation_id IS 'The step, hook or wait the event is about.';
 COMMENT ON COLUMN workflow.events.event_data IS 'Event payload as sent by the runtime (binary values as {"__type":"Uint8Array","data":base64}).';
 COMMENT ON COLUMN workflow.events.event_json IS
@@ -118,7 +118,6 @@ CREATE TABLE workflow.hooks (
 );
 CREATE UNIQUE INDEX hooks_live_token ON workflow.hooks (app_id, token) WHERE disposed_at IS NULL;
 CREATE INDEX hooks_by_id ON workflow.hooks (app_id, hook_id);
-CREATE INDEX hooks_by_run ON workflow.hooks (app_id, run_id, hook_seq);
 COMMENT ON TABLE workflow.hooks IS 'Hooks waiting for external payloads. A live hook (disposed_at NULL) holds its token exclusively within its app.';
 COMMENT ON COLUMN workflow.hooks.disposed_at IS 'When the hook was disposed (explicitly or by the run ending); its token is then free.';
 

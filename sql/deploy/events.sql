@@ -50,9 +50,12 @@ RETURNS workflow.events LANGUAGE plpgsql AS $$
 DECLARE
   e workflow.events;
 BEGIN
-  -- One index probe instead of a counter on the (hot, wide) run row.
-  SELECT coalesce(max(x.run_ordinal), 0) + 1 INTO e.run_ordinal
-    FROM workflow.events x WHERE x.app_id = p_app.app_id AND x.run_id = p_run_id;
+  -- One index probe (events_by_run, backwards) instead of a counter on the
+  -- hot, wide run row. Written as ORDER BY ... LIMIT 1 so the plan does not
+  -- depend on statistics (max() over a run's rows was chosen on fresh tables).
+  e.run_ordinal := coalesce((SELECT x.run_ordinal FROM workflow.events x
+                              WHERE x.app_id = p_app.app_id AND x.run_id = p_run_id
+                              ORDER BY x.run_ordinal DESC LIMIT 1), 0) + 1;
   IF e.run_ordinal > p_app.max_events_per_run THEN
     PERFORM workflow.refuse('PW429', 'WF_QUOTA_EXCEEDED',
       format('quota maxEventsPerRun exceeded: run %s already has %s events', p_run_id, p_app.max_events_per_run),
@@ -212,14 +215,14 @@ BEGIN
     -- It is joined from the stored event_json texts (no per-event JSON work).
     v_head := jsonb_build_object(
                 'run', workflow.run_json(v_run, v_resolve), 'maxEvents', v_app.max_events_per_run, 'hasMore', false,
-                'cursor', (SELECT max(e.event_seq)::text FROM workflow.events e
-                            WHERE e.app_id = p_app_id AND e.run_id = p_run_id))::text;
+                'cursor', (SELECT e.run_ordinal::text FROM workflow.events e
+                            WHERE e.app_id = p_app_id AND e.run_id = p_run_id ORDER BY e.run_ordinal DESC LIMIT 1))::text;
     IF v_event.event_id IS NOT NULL THEN
       v_head := left(v_head, -1) || ', "event": ' || v_event.event_json || '}';
     END IF;
     RETURN left(v_head, -1) || ', "events": ['
       || (SELECT coalesce(string_agg(CASE WHEN v_resolve = 'all' THEN e.event_json
-                                          ELSE workflow.event_json(e, v_resolve)::text END, ', ' ORDER BY e.event_seq), '')
+                                          ELSE workflow.event_json(e, v_resolve)::text END, ', ' ORDER BY e.run_ordinal), '')
             FROM workflow.events e WHERE e.app_id = p_app_id AND e.run_id = p_run_id)
       || ']}';
 

@@ -133,12 +133,16 @@ BEGIN
   IF p_run_id IS NULL AND p_correlation_id IS NULL THEN
     PERFORM workflow.refuse('PW400', 'WF_INVALID_PARAMETER', 'listing events needs a runId or a correlationId');
   END IF;
+  -- A run's log pages on run_ordinal (the cursor run_started returns); a
+  -- correlation id's events across runs page on the global event_seq.
   RETURN workflow.page_of_text(format(
-    'SELECT %s AS item, e.event_seq AS seq FROM workflow.events e WHERE e.app_id = %L%s%s%s',
-    CASE WHEN v_resolve = 'all' THEN 'e.event_json' ELSE 'workflow.event_json(e, ''none'')::text' END, p_app_id,
+    'SELECT %s AS item, %s AS seq FROM workflow.events e WHERE e.app_id = %L%s%s%s',
+    CASE WHEN v_resolve = 'all' THEN 'e.event_json' ELSE 'workflow.event_json(e, ''none'')::text' END,
+    CASE WHEN p_run_id IS NULL THEN 'e.event_seq' ELSE 'e.run_ordinal' END, p_app_id,
     CASE WHEN p_run_id IS NULL THEN '' ELSE format(' AND e.run_id = %L', p_run_id) END,
     CASE WHEN p_correlation_id IS NULL THEN '' ELSE format(' AND e.correlation_id = %L', p_correlation_id) END,
-    workflow.page_clause('e.event_seq', v_after, v_sort, v_limit)), v_limit, p_cursor);
+    workflow.page_clause(CASE WHEN p_run_id IS NULL THEN 'e.event_seq' ELSE 'e.run_ordinal' END,
+                         v_after, v_sort, v_limit)), v_limit, p_cursor);
 END $$;
 COMMENT ON FUNCTION workflow.list_events(text, text, text, integer, text, text, text) IS
   'Events of a run and/or of a correlation id (step, hook, wait), in log order by default: {data, cursor, hasMore}.';
