@@ -55,6 +55,7 @@ class Service:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="pgw-service-", suffix=".log")[1]))
+    module: str = "service"  # `python -m <module>`; bench.timed_service adds request durations to the access log
 
     @property
     def url(self) -> str:
@@ -65,7 +66,7 @@ class Service:
         env.pop("DATABASE_URL", None)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(self.port), self.database_url],
+            [sys.executable, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port), self.database_url],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout

@@ -96,6 +96,9 @@ def ensure_app_built() -> Path:
         # rewrites it. (`npm ci` refuses this lockfile: cbor-x's optional native
         # @cbor-extract/* packages are unavailable from the registry here, so npm
         # leaves them out of the lock and `ci` then reports it "out of sync".)
+        # npm keeps an existing copy of a `file:` dependency whose version did not
+        # change, so without this the app would go on running a stale client.
+        shutil.rmtree(APP_DIR / "node_modules" / "pg-workflow-world", ignore_errors=True)
         _run(["npm", "install", "--no-save", "--no-audit", "--no-fund"], "npm install (from package-lock.json)")
         INSTALL_STAMP.write_text(install_digest)
     else:

@@ -17,6 +17,7 @@ import https from 'node:https';
 import { createTokenSource } from './auth.js';
 import { decodeJson, encodeJson } from './codec.js';
 import { errorFromResponse, parseError, transportError } from './errors.js';
+import { trace, traceNow, tracing } from './trace.js';
 
 const USER_AGENT = 'pg-workflow-world/0.1';
 const RETRYABLE_ON_REUSED_SOCKET = new Set(['ECONNRESET', 'EPIPE']);
@@ -127,7 +128,23 @@ export function createTransport(config) {
    * @param {import('./errors.js').NotFoundContext} [options.notFound]
    * @param {boolean} [options.idempotent]  safe to resend although not a GET
    */
-  async function request(method, path, { body, headers: extraHeaders, notFound, idempotent } = {}) {
+  async function request(method, path, options) {
+    if (!tracing) return untracedRequest(method, path, options);
+    const start = traceNow();
+    let status = 'ERR';
+    try {
+      const answer = await untracedRequest(method, path, options);
+      status = 'OK';
+      return answer;
+    } catch (err) {
+      status = err?.status ?? err?.code ?? 'ERR';
+      throw err;
+    } finally {
+      trace('http', start, method, path, status, options?.body?.eventType ?? '');
+    }
+  }
+
+  async function untracedRequest(method, path, { body, headers: extraHeaders, notFound, idempotent } = {}) {
     const payload = body === undefined ? undefined : Buffer.from(encodeJson(body));
     const headers = buildHeaders(extraHeaders);
     if (payload) {

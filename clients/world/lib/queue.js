@@ -7,6 +7,7 @@
 // redelivery), so the runtime's handlers run unmodified.
 
 import { createLocalWorld } from '@workflow/world-local';
+import { trace, traceNow, tracing } from './trace.js';
 
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
@@ -36,12 +37,14 @@ export function createQueue(transport, { appBasePath, deploymentId }) {
         ...(opts?.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
         ...(opts?.delaySeconds ? { delaySeconds: opts.delaySeconds } : {}),
       };
+      const start = tracing ? traceNow() : 0;
       const answer = await transport.request('POST', `${appBasePath}/queue`, {
         body,
         // The service de-duplicates by idempotency key, so a keyed message
         // may be resent after a stale-socket reset.
         idempotent: Boolean(opts?.idempotencyKey),
       });
+      if (tracing) trace('queued', start, queueName, answer?.messageId);
       return { messageId: answer?.messageId ?? null };
     },
 
@@ -53,7 +56,20 @@ export function createQueue(transport, { appBasePath, deploymentId }) {
       // Only the handler of the local world is used: building it allocates
       // an idle undici agent and touches no disk; recovery is switched off.
       localWorld ??= createLocalWorld({ recoverActiveRuns: false });
-      return localWorld.createQueueHandler(queueNamePrefix, handler);
+      const handle = localWorld.createQueueHandler(queueNamePrefix, handler);
+      if (!tracing) return handle;
+      return async (/** @type {Request} */ req) => {
+        const start = traceNow();
+        let status = 'ERR';
+        try {
+          const res = await handle(req);
+          status = String(res.status);
+          return res;
+        } finally {
+          const h = (/** @type {string} */ name) => req.headers.get(name);
+          trace('deliver', start, h('x-vqs-queue-name'), h('x-vqs-message-id'), h('x-vqs-message-attempt'), status);
+        }
+      };
     },
 
     async close() {

@@ -4,8 +4,9 @@
 //   /.well-known/workflow/v1/webhook/:t  public webhook endpoint
 //   /control/...                         what the pytest suite drives (JSON)
 //
-// The World comes from WORKFLOW_TARGET_WORLD (pg-workflow-world); the service
-// URL and this app's own URL come from WORKFLOW_SERVICE_URL / WORKFLOW_APP_URL.
+// The World comes from WORKFLOW_TARGET_WORLD (pg-workflow-world; bench/devkit_workloads.py
+// also runs it on `local` and @workflow/world-postgres); the service URL and this
+// app's own URL come from WORKFLOW_SERVICE_URL / WORKFLOW_APP_URL.
 // Binary values cross /control as {"__type":"Uint8Array","data":"<base64>"}.
 
 import http from 'node:http';

@@ -1,0 +1,564 @@
+"""SPEC §11 workloads, end to end, with the real Workflow DevKit runtime.
+
+    .venv/bin/python -m bench.devkit_workloads [--rounds 5] [--only NAME[,NAME]] [--worlds W[,W]]
+
+The e2e app (tests/e2e/app: workflow 4.8.9 built with `wf build`) runs each
+workload through its /control/bench route — start the runs, wait until they are
+terminal — and reports the time from just before start() to the latest
+`completedAt` the World recorded. One app process per World, one World at a time:
+
+  pg-workflow     a pg-workflow service on a fresh, migrated database; the app uses pg-workflow-world
+  world-local     WORKFLOW_TARGET_WORLD=local (@workflow/world-local 4.4.1), data in a temp dir
+  world-postgres  WORKFLOW_TARGET_WORLD=@workflow/world-postgres on a fresh database (schema by its `bootstrap`)
+
+Workloads (--only): noop, seq10, par10, conc20x10, seq110, and `profile`: the
+10-sequential-steps workload on pg-workflow again, with the client's request
+trace (PGW_WORLD_TRACE=1) and the service's access log with request durations
+(bench.timed_service), broken down into calls per step, service and client
+latency per route, enqueue → delivery delay and handler times.
+
+Prints progress while it runs and a table at the end (median and min over the
+rounds, pg-workflow / baseline ratios, the SPEC's published figures). Every
+process, database and temp dir it makes is removed on exit, Ctrl-C or failure.
+Databases: PGW_TEST_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from service import migrate
+from tests.e2e.conftest import ControlError, ensure_app_built, http_json
+from tests.pgw import Service, create_database, db_url, drop_database, free_port
+
+WORLDS = ("pg-workflow", "world-local", "world-postgres")
+BASELINES = ("world-local", "world-postgres")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    title: str
+    workflow: str
+    args: tuple[Any, ...]
+    runs: int = 1
+    spec: tuple[float, float] | None = None  # SPEC §11 in ms: (world-postgres, world-local)
+    floor: str = ""  # SPEC §13/§6: the runtime alone on an in-memory World
+
+
+WORKLOADS = (
+    Workload("noop", "workflow with no steps", "benchNoSteps", (), spec=(36, 39)),
+    Workload("seq10", "10 sequential no-op steps", "benchSequential", (10,), spec=(349, 326), floor="65-75 ms"),
+    Workload("par10", "10 parallel no-op steps", "benchParallel", (10,), spec=(152, 184), floor="34-41 ms"),
+    Workload("conc20x10", "20 concurrent runs x 10 sequential steps", "benchSequential", (10,), runs=20,
+             spec=(5400, 5400), floor="≈0.7 s"),
+    Workload("seq110", "110 sequential no-op steps", "benchSequential", (110,), floor="≈1.4 s"),
+)
+WORKLOAD_NAMES = tuple(w.name for w in WORKLOADS)
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Resources: everything goes through one ExitStack, so it is undone in reverse on any exit.
+
+
+def pg_url(dbname: str) -> str:
+    """A postgresql:// URL (node-postgres wants one) for a database on the admin server."""
+    info = conninfo_to_dict(db_url(dbname))
+    user = urllib.parse.quote(str(info.get("user") or "postgres"))
+    password = info.get("password")
+    auth = f"{user}:{urllib.parse.quote(str(password))}" if password else user
+    host = info.get("host") or "127.0.0.1"
+    if str(host).startswith("/"):
+        return f"postgresql://{auth}@/{dbname}?host={urllib.parse.quote(str(host))}&port={info.get('port') or 5432}"
+    return f"postgresql://{auth}@{host}:{info.get('port') or 5432}/{dbname}"
+
+
+def scratch_database(stack: contextlib.ExitStack, prefix: str) -> str:
+    name = create_database(prefix=prefix)
+    stack.callback(drop_database, name)
+    return name
+
+
+def start_service(stack: contextlib.ExitStack, workdir: Path, *, timed: bool = False) -> Service:
+    name = scratch_database(stack, "pgw_bench")
+    url = db_url(name)
+    migrate.deploy(url)
+    env = {"WF_ACCESS_LOG": "true"} if timed else {}
+    service = Service(url, env=env, log_path=workdir / f"service-{name}.log",
+                      module="bench.timed_service" if timed else "service")
+    stack.callback(service.stop)
+    service.start()
+    return service
+
+
+@dataclass
+class App:
+    """The e2e app (node server.mjs) on one World."""
+
+    world: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def bench(self, workload: Workload, timeout: float = 600.0) -> float:
+        body = {"workflow": workload.workflow, "args": list(workload.args), "runs": workload.runs,
+                "timeoutMs": int(timeout * 1000)}
+        out = http_json("POST", f"{self.url}/control/bench", body, timeout=timeout + 30)
+        if out["elapsedMs"] is None:
+            raise RuntimeError(f"{self.world} {workload.name}: runs ended {out['statuses']}\n{self.log_tail()}")
+        return float(out["elapsedMs"])
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return f"--- app log ({self.world}) ---\n" + "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_app(stack: contextlib.ExitStack, app_dir: Path, workdir: Path, world: str, env_extra: dict[str, str]) -> App:
+    """node server.mjs on a free port; its URL is also where the World delivers queue messages."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WORKFLOW_", "PLT_WORLD_", "PGW_WORLD_")) and k not in ("K8S_SERVICE_ACCOUNT_DIR",
+                                                                                        "DATABASE_URL")}
+    env.update({"PORT": str(port), "HOST": "127.0.0.1", "NODE_NO_WARNINGS": "1",
+                "WORKFLOW_APP_URL": url,          # pg-workflow-world: registered with the service
+                "WORKFLOW_LOCAL_BASE_URL": url,   # world-local / world-postgres: their HTTP delivery target
+                **env_extra})
+    log_path = workdir / f"app-{world}-{port}.log"
+    with log_path.open("ab") as log:
+        # Own session: a Ctrl-C in the terminal reaches only us, and we stop the app cleanly.
+        process = subprocess.Popen(["node", "server.mjs"], cwd=app_dir, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    app = App(world=world, url=url, process=process, log_path=log_path)
+    stack.callback(app.stop)
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app ({world}) exited with {process.returncode}\n{app.log_tail()}")
+        with contextlib.suppress(OSError, ControlError):
+            if http_json("GET", f"{url}/control/ready", timeout=2)["ready"]:
+                return app
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the app ({world}) did not become ready\n{app.log_tail()}")
+        time.sleep(0.1)
+
+
+def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir: Path, *,
+                extra_env: dict[str, str] | None = None, timed_service: bool = False) -> tuple[App, Service | None]:
+    """The app on `world`, with whatever that World needs (service, database, data dir)."""
+    service: Service | None = None
+    if world == "pg-workflow":
+        service = start_service(stack, workdir, timed=timed_service)
+        env = {"WORKFLOW_TARGET_WORLD": "pg-workflow-world", "WORKFLOW_SERVICE_URL": service.url,
+               "WORKFLOW_APP_ID": "default", "WORKFLOW_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}"}
+    elif world == "world-local":
+        data_dir = tempfile.mkdtemp(prefix="world-local-data-", dir=workdir)
+        # `local` is the runtime's name for @workflow/world-local (the app's pinned 4.4.1): that package
+        # exports only createLocalWorld, so WORKFLOW_TARGET_WORLD=@workflow/world-local does not load in 4.8.9.
+        env = {"WORKFLOW_TARGET_WORLD": "local", "WORKFLOW_LOCAL_DATA_DIR": data_dir}
+    elif world == "world-postgres":
+        bootstrap = app_dir / "node_modules" / ".bin" / "bootstrap"
+        if not bootstrap.exists():
+            raise RuntimeError("@workflow/world-postgres is not installed in tests/e2e/app (devDependencies)")
+        url = pg_url(scratch_database(stack, "pgw_bench_wpg"))
+        # Its own schema (drizzle migrations) and graphile-worker's, before the app starts.
+        proc = subprocess.run([str(bootstrap)], cwd=app_dir, env={**os.environ, "WORKFLOW_POSTGRES_URL": url},
+                              capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"world-postgres bootstrap failed:\n{proc.stdout}\n{proc.stderr}")
+        env = {"WORKFLOW_TARGET_WORLD": "@workflow/world-postgres", "WORKFLOW_POSTGRES_URL": url}
+    else:
+        raise ValueError(world)
+    return start_app(stack, app_dir, workdir, world, {**env, **(extra_env or {})}), service
+
+
+# --------------------------------------------------------------------------------------------------
+# Timed workloads
+
+Results = dict[str, dict[str, list[float]]]  # world -> workload -> ms per round
+
+WARMUP = ("noop", "noop", "seq10", "seq10", "par10")
+
+
+def measure_world(world: str, app_dir: Path, workdir: Path, workloads: list[Workload], rounds: int,
+                  results: Results) -> None:
+    by_name = {w.name: w for w in WORKLOADS}
+    with contextlib.ExitStack() as stack:
+        progress(f"{world}: starting")
+        app, _ = start_world(stack, world, app_dir, workdir)
+        started = time.monotonic()
+        for name in WARMUP:
+            app.bench(by_name[name])
+        progress(f"{world}: warmed up ({len(WARMUP)} runs, {time.monotonic() - started:.1f}s)")
+        for r in range(1, rounds + 1):
+            for workload in workloads:
+                ms = app.bench(workload)
+                results.setdefault(world, {}).setdefault(workload.name, []).append(ms)
+                progress(f"{world:<14} round {r}/{rounds}  {workload.name:<10} {fmt_ms(ms):>9}")
+                time.sleep(0.3 if workload.runs == 1 else 1.0)  # let trailing acks / cleanups settle
+        progress(f"{world}: done, stopping")
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.0f} ms"
+
+
+def print_table(results: Results, workloads: list[Workload], worlds: list[str], failures: dict[str, str]) -> None:
+    def cell(world: str, name: str) -> str:
+        values = results.get(world, {}).get(name)
+        if not values:
+            return "-"
+        return f"{fmt_ms(statistics.median(values))} / {fmt_ms(min(values))}"
+
+    def ratio(base: str, name: str) -> str:
+        ours = results.get("pg-workflow", {}).get(name)
+        theirs = results.get(base, {}).get(name)
+        if not ours or not theirs:
+            return "-"
+        return f"{statistics.median(ours) / statistics.median(theirs):.2f}"
+
+    headers = ["workload"]
+    for world in worlds:
+        headers.append(f"{world} med / min")
+        if world in BASELINES and "pg-workflow" in worlds:
+            headers.append(f"pgw/{world.removeprefix('world-')}")
+    headers += ["SPEC wpg", "SPEC wl", "§13 floor"]
+    rows = []
+    for w in workloads:
+        row = [w.title]
+        for world in worlds:
+            row.append(cell(world, w.name))
+            if world in BASELINES and "pg-workflow" in worlds:
+                row.append(ratio(world, w.name))
+        row += [fmt_ms(w.spec[0]) if w.spec else "-", fmt_ms(w.spec[1]) if w.spec else "-", w.floor or "-"]
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("-" * n for n in widths)
+    print()
+    print("Time from start to `completed` (rounds: " +
+          ", ".join(f"{wd} {len(next(iter(results.get(wd, {}).values()), []))}" for wd in worlds) + ")")
+    print("  ".join(h.ljust(n) for h, n in zip(headers, widths, strict=True)))
+    print(line)
+    for row in rows:
+        print("  ".join(c.ljust(n) if i == 0 else c.rjust(n) for i, (c, n) in enumerate(zip(row, widths,
+                                                                                            strict=True))))
+    print("ratio = pg-workflow median / baseline median (lower is better). SPEC: §11 (2-core machine);"
+          " §13 floor: runtime alone, in-memory World.")
+    for world, reason in failures.items():
+        print(f"{world}: not measured — {reason}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Profile: where the time goes in 10 sequential steps on pg-workflow
+
+TRACE_RE = re.compile(r"^\[pgw-trace\] (\w+) ([\d.]+) ([\d.]+) (.*)$")
+ACCESS_RE = re.compile(r'pgw-access (\d+) (\d+) "(\S+) (\S+) [^"]*" "(.*)"$')
+ID_RE = re.compile(r"/[a-z]+_[0-9A-Za-z]{16,}")
+KIND_RE = re.compile(r"wkf_(workflow|step)_")
+
+
+def route_of(method: str, target: str) -> str:
+    path, _, query = target.partition("?")
+    path = re.sub(r"^/api/v1/apps/[^/]+", "", path)
+    path = ID_RE.sub(lambda m: "/:" + m.group(0)[1:].split("_", 1)[0], path)
+    keys = [kv.split("=", 1)[0] for kv in query.split("&") if kv]
+    return f"{method} {path}" + (f"?{'&'.join(keys)}" if keys else "")
+
+
+def kind_of(queue_name: str) -> str:
+    m = KIND_RE.search(queue_name)
+    return m.group(1) if m else "other"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def stats(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"median {statistics.median(values):6.2f}  p90 {pct(values, 0.9):6.2f}  n={len(values)}"
+
+
+def wait_completed(service: Service, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Polls the service API directly (not through the app), so the client trace has only the runtime's calls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = http_json("GET", f"{service.url}/api/v1/apps/default/runs/{run_id}")
+        if run["status"] in ("completed", "failed", "cancelled"):
+            if run["status"] != "completed":
+                raise RuntimeError(f"profile run {run_id} ended {run['status']}")
+            return run
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"profile run {run_id} did not complete in {timeout}s")
+        time.sleep(0.05)
+
+
+def iso_ms(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
+
+
+def profile(app_dir: Path, workdir: Path, runs: int) -> None:
+    steps = 10
+    seq10 = next(w for w in WORKLOADS if w.name == "seq10")
+    with contextlib.ExitStack() as stack:
+        progress("profile: pg-workflow with PGW_WORLD_TRACE=1 and a timed access log")
+        app, service = start_world(stack, "pg-workflow", app_dir, workdir, extra_env={"PGW_WORLD_TRACE": "1"},
+                                   timed_service=True)
+        assert service is not None
+        for _ in range(3):
+            app.bench(seq10)
+        time.sleep(0.5)
+        db_before = db_counters(service.database_url)
+        app_offset = app.log_path.stat().st_size
+        service_offset = service.log_path.stat().st_size
+        walls: list[float] = []
+        for i in range(runs):
+            run_id = http_json("POST", f"{app.url}/control/start", {"workflow": seq10.workflow, "args": [steps]})
+            run = wait_completed(service, run_id["runId"])
+            walls.append(iso_ms(run["completedAt"]) - iso_ms(run["createdAt"]))
+            progress(f"profile run {i + 1}/{runs}: {walls[-1]:.0f} ms (createdAt → completedAt)")
+            time.sleep(0.3)
+        time.sleep(1.0)  # PostgreSQL publishes its counters with a delay
+        app_lines = read_from(app.log_path, app_offset)
+        service_lines = read_from(service.log_path, service_offset)
+        db_after = db_counters(service.database_url)
+        commit_ms = raw_commit_latency(service.database_url)
+    report_profile(app_lines, service_lines, walls, runs, steps)
+    total_steps = runs * steps
+    delta = {k: db_after[k] - db_before[k] for k in db_before}
+    print()
+    per_step = {k: v / total_steps for k, v in delta.items()}
+    print(f"PostgreSQL, per step (whole database, incl. the dispatcher): {per_step['xact_commit']:.1f} commits,"
+          f" {per_step['tup_inserted']:.1f} rows inserted, {per_step['tup_updated']:.1f} updated,"
+          f" {per_step['tup_deleted']:.1f} deleted")
+    print(f"Raw PostgreSQL here: one-row INSERT + COMMIT from one client, median {commit_ms:.2f} ms")
+
+
+def db_counters(conninfo: str) -> dict[str, int]:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted FROM pg_stat_database"
+            " WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return dict(zip(("xact_commit", "tup_inserted", "tup_updated", "tup_deleted"), map(int, row), strict=True))
+
+
+def raw_commit_latency(conninfo: str, n: int = 300) -> float:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE bench_commit (id bigserial PRIMARY KEY, v text)")
+        times = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            conn.execute("INSERT INTO bench_commit (v) VALUES (%s)", (str(i),))
+            times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def read_from(path: Path, offset: int) -> list[str]:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace").splitlines()
+
+
+def report_profile(app_lines: list[str], service_lines: list[str], walls: list[float], runs: int,
+                   steps: int) -> None:
+    http_calls: dict[str, list[float]] = defaultdict(list)
+    http_spans: list[tuple[float, float]] = []
+    queued: dict[str, tuple[float, float, str]] = {}
+    deliveries: list[tuple[float, float, str, str, int]] = []
+    for line in app_lines:
+        m = TRACE_RE.match(line)
+        if not m:
+            continue
+        kind, start, dur, rest = m.group(1), float(m.group(2)), float(m.group(3)), m.group(4).split()
+        if kind == "http":
+            event_type = f" [{rest[3]}]" if len(rest) > 3 else ""
+            http_calls[route_of(rest[0], rest[1]) + event_type].append(dur)
+            http_spans.append((start, dur))
+        elif kind == "queued" and len(rest) >= 2:
+            queued[rest[1]] = (start, dur, rest[0])
+        elif kind == "deliver":
+            deliveries.append((start, dur, rest[0], rest[1], int(rest[2])))
+
+    service_times: dict[str, list[float]] = defaultdict(list)
+    for line in service_lines:
+        m = ACCESS_RE.search(line)
+        if m and m.group(5).startswith("pg-workflow-world"):
+            service_times[route_of(m.group(3), m.group(4))].append(int(m.group(1)) / 1000)
+
+    total_steps = runs * steps
+    print()
+    print(f"Profile: {runs} runs x {steps} sequential no-op steps on pg-workflow "
+          f"(wall, createdAt → completedAt: median {statistics.median(walls):.0f} ms = "
+          f"{statistics.median(walls) / steps:.1f} ms/step)")
+    print()
+    print("HTTP calls by the client (per step = calls / (runs x steps)); client round trip vs service time, ms")
+    width = max((len(k) for k in [*http_calls, *service_times]), default=10)
+    for route, durs in sorted(http_calls.items(), key=lambda kv: -len(kv[1])):
+        print(f"  {route:<{width}}  {len(durs) / total_steps:5.2f}/step  client  {stats(durs)}")
+    for route, durs in sorted(service_times.items(), key=lambda kv: -len(kv[1])):
+        print(f"  {route:<{width}}  {len(durs) / total_steps:5.2f}/step  service {stats(durs)}")
+    n_calls = sum(len(v) for v in http_calls.values())
+    client_total = sum(sum(v) for v in http_calls.values())
+    service_total = sum(sum(v) for v in service_times.values())
+    print(f"  total: {n_calls / total_steps:.2f} calls/step; per step {client_total / total_steps:.2f} ms waiting "
+          f"on the service (client side), {service_total / total_steps:.2f} ms inside the service")
+
+    delays: dict[str, list[float]] = defaultdict(list)
+    after_response: dict[str, list[float]] = defaultdict(list)
+    handler: dict[str, list[float]] = defaultdict(list)
+    in_calls: dict[str, list[float]] = defaultdict(list)  # time a handler spends waiting on service calls
+    unmatched: Counter[str] = Counter()
+    for start, dur, queue_name, message_id, attempt in deliveries:
+        kind = kind_of(queue_name)
+        handler[kind].append(dur)
+        # The profile runs one run at a time, so calls started inside a handler belong to it.
+        in_calls[kind].append(sum(d for s0, d in http_spans if start <= s0 < start + dur))
+        q = queued.get(message_id)
+        if q is None or attempt != 1:
+            unmatched[kind] += 1
+            continue
+        delays[kind].append(start - q[0])
+        after_response[kind].append(start - (q[0] + q[1]))
+    queued_kinds = Counter(kind_of(q[2]) for q in queued.values())
+    print()
+    print("Queue (ms): enqueue = the client sends POST /queue; delivery = the app's queue handler is entered")
+    for kind in ("step", "workflow"):
+        print(f"  {kind:<8} queued {queued_kinds[kind]:4d}  delivered {len(handler[kind]):4d}"
+              f"  (not matched to a POST /queue: {unmatched[kind]})")
+        print(f"           enqueue → delivery                {stats(delays[kind])}")
+        print(f"           POST /queue answered → delivery   {stats(after_response[kind])}")
+        print(f"           handler time in the app           {stats(handler[kind])}")
+        print(f"             of which waiting on the service {stats(in_calls[kind])}")
+
+    def med(xs: list[float]) -> float:
+        return statistics.median(xs) if xs else 0.0
+
+    wall_step = statistics.median(walls) / steps
+    parts = [
+        ("flow handler: service calls (run_started, step_created, POST /queue)", med(in_calls["workflow"])),
+        ("flow handler: runtime (replay) and app", med(handler["workflow"]) - med(in_calls["workflow"])),
+        ("dispatch: step message committed → step handler entered", med(after_response["step"])),
+        ("step handler: service calls (step_started, step_completed, POST /queue)", med(in_calls["step"])),
+        ("step handler: runtime, step body and app", med(handler["step"]) - med(in_calls["step"])),
+        ("dispatch: workflow message committed → flow handler entered", med(after_response["workflow"])),
+    ]
+    width = max(len(name) for name, _ in parts)
+    print()
+    print(f"One sequential step, medians in ms (wall per step {wall_step:.1f}):")
+    for name, value in parts:
+        print(f"  {name:<{width}} {value:6.2f}")
+    print(f"  {'sum':<{width}} {sum(v for _, v in parts):6.2f}")
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.devkit_workloads", description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds per workload and World (default 5)")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help=f"run only these ({', '.join(WORKLOAD_NAMES)}, profile); repeat or comma-separate")
+    parser.add_argument("--worlds", default=",".join(WORLDS), help=f"comma-separated subset of {', '.join(WORLDS)}")
+    parser.add_argument("--profile-runs", type=int, default=5, help="runs in the profile (default 5)")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with app/service logs")
+    args = parser.parse_args(argv)
+    only = {n.strip() for item in args.only for n in item.split(",") if n.strip()}
+    unknown = only - {*WORKLOAD_NAMES, "profile"}
+    if unknown:
+        parser.error(f"unknown --only {', '.join(sorted(unknown))}")
+    args.only = only
+    args.worlds = [w.strip() for w in args.worlds.split(",") if w.strip()]
+    bad = [w for w in args.worlds if w not in WORLDS]
+    if bad:
+        parser.error(f"unknown world {', '.join(bad)}")
+    return args
+
+
+def _interrupted(signum: int, _frame: Any) -> None:
+    # First Ctrl-C / SIGTERM unwinds; further ones are ignored so the cleanup runs to the end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    workloads = [w for w in WORKLOADS if not args.only or w.name in args.only]
+    do_profile = not args.only or "profile" in args.only
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
+    workdir = Path(tempfile.mkdtemp(prefix="pgw-bench-"))
+    results: Results = {}
+    failures: dict[str, str] = {}
+    status = 0
+    try:
+        app_dir = ensure_app_built()
+        progress(f"logs in {workdir}; {args.rounds} rounds of {', '.join(w.name for w in workloads) or 'nothing'}"
+                 f" on {', '.join(args.worlds)}")
+        if workloads:
+            for world in args.worlds:
+                try:
+                    measure_world(world, app_dir, workdir, workloads, args.rounds, results)
+                except (RuntimeError, OSError, ControlError, urllib.error.URLError) as exc:
+                    failures[world] = str(exc).splitlines()[0]
+                    progress(f"{world} FAILED: {exc}")
+                    status = 1
+        if workloads:
+            print_table(results, workloads, args.worlds, failures)
+        if do_profile:
+            profile(app_dir, workdir, args.profile_runs)
+    except KeyboardInterrupt:
+        progress("interrupted; everything started has been stopped and dropped")
+        if results:
+            print_table(results, workloads, args.worlds, failures)
+        status = 130
+    finally:
+        if args.keep_logs:
+            progress(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
