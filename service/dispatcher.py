@@ -30,12 +30,10 @@ from psycopg.types.json import Jsonb
 from . import keys
 from .db import Database
 from .delivery import Deliverer
-from .queries import QUERIES
+from .listener import Listener
 
 log = logging.getLogger("pg_workflow.dispatcher")
 
-_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-_MAX_RECONNECT_DELAY = 5.0
 # Due messages that another dispatcher's open claim transaction holds: look
 # again shortly rather than spin while it commits.
 _CONTENDED_RETRY = 0.05
@@ -105,8 +103,9 @@ class Dispatcher:
     """LISTEN task + claim loop + delivery tasks + ack batcher of one replica."""
 
     def __init__(self, db: Database, settings: DispatcherSettings) -> None:
-        self.listening = False
         self._db = db
+        # After a reconnect, claim at once: notifications sent meanwhile are gone.
+        self._listener = Listener(db.url, "listen_queue", "dispatcher", self._on_notify, lambda: self._wake_in(0))
         self._settings = settings
         self._deliverer = Deliverer(settings.concurrency, settings.handler_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,7 +125,7 @@ class Dispatcher:
         await self._deliverer.open()
         self._ack_task = asyncio.create_task(self._ack_forever(), name="pg-workflow queue acks")
         self._tasks = [
-            asyncio.create_task(self._listen_forever(), name="pg-workflow queue listener"),
+            asyncio.create_task(self._listener.run_forever(), name="pg-workflow queue listener"),
             asyncio.create_task(self._claim_forever(), name="pg-workflow queue claims"),
         ]
 
@@ -135,7 +134,6 @@ class Dispatcher:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.listening = False
         if self._deliveries:
             await asyncio.wait(set(self._deliveries), timeout=self._settings.drain)
         for task in list(self._deliveries):
@@ -170,29 +168,6 @@ class Dispatcher:
             ms = 0
         self._wake_in(ms / 1000)
 
-    async def _listen_forever(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._db.url, autocommit=True, application_name="pg-workflow dispatcher", **_KEEPALIVE
-                )
-                async with conn:
-                    await conn.execute(QUERIES["listen_queue"])
-                    self.listening = True
-                    delay = 0.1
-                    self._wake_in(0)  # whatever was notified while we were away is gone
-                    async for note in conn.notifies():
-                        self._on_notify(note.payload)
-            except (psycopg.Error, OSError) as exc:
-                log.warning("queue listener lost its connection (%s); reconnecting in %.1fs", exc, delay)
-            except Exception:
-                log.exception("queue listener failed; restarting in %.1fs", delay)
-            finally:
-                self.listening = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_RECONNECT_DELAY)
-
     async def _until_due(self) -> None:
         while True:
             delay = self._due_at - self._now()
@@ -201,6 +176,10 @@ class Dispatcher:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), None if math.isinf(delay) else delay)
+
+    @property
+    def listening(self) -> bool:
+        return self._listener.listening
 
     # -- claiming ----------------------------------------------------------
 

@@ -16,18 +16,15 @@ import json
 import logging
 from collections.abc import Iterator
 
-import psycopg
 from aiohttp import web
 
-from .queries import QUERIES
+from .listener import Listener
 
 log = logging.getLogger("pg_workflow.live")
 
 StreamKey = tuple[str, str]  # (app id, stream name)
 
 # Notice a dead network path to PostgreSQL without sending queries.
-_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-_MAX_RECONNECT_DELAY = 5.0
 
 
 class Subscription:
@@ -53,8 +50,13 @@ class LiveStreams:
         self._url = database_url
         self._subscribers: dict[StreamKey, set[Subscription]] = {}
         self._task: asyncio.Task[None] | None = None
-        self.listening = False
+        # After a reconnect everyone re-reads: notifications sent meanwhile are gone.
+        self._listener = Listener(database_url, "listen_streams", "live", self._deliver, self._ring_all)
         self.closing = False
+
+    @property
+    def listening(self) -> bool:
+        return self._listener.listening
 
     @property
     def reader_count(self) -> int:
@@ -75,7 +77,7 @@ class LiveStreams:
                     del self._subscribers[key]
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="pg-workflow live streams")
+        self._task = asyncio.create_task(self._listener.run_forever(), name="pg-workflow live streams")
 
     def release_readers(self) -> None:
         """Shutting down: every reader ends its response (clients reconnect elsewhere)."""
@@ -89,30 +91,6 @@ class LiveStreams:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-    async def _listen_forever(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True, application_name="pg-workflow live", **_KEEPALIVE
-                )
-                async with conn:
-                    await conn.execute(QUERIES["listen_streams"])
-                    self.listening = True
-                    delay = 0.1
-                    # Whatever was notified while we were away is gone: everyone re-reads.
-                    self._ring_all()
-                    async for note in conn.notifies():
-                        self._deliver(note.payload)
-            except (psycopg.Error, OSError) as exc:
-                log.warning("stream listener lost its connection (%s); reconnecting in %.1fs", exc, delay)
-            except Exception:
-                log.exception("stream listener failed; restarting in %.1fs", delay)
-            finally:
-                self.listening = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_RECONNECT_DELAY)
 
     def _deliver(self, payload: str) -> None:
         try:
