@@ -22,11 +22,11 @@ schema() {
   pg_dump --schema-only --no-owner --exclude-schema=sqitch "$db" \
     | grep -v -e '^--' -e '^\\restrict ' -e '^\\unrestrict ' -e '^$' >"$snapshots/$1"
 }
-failures=0
+# Stops at the first difference: later snapshots would only repeat it.
 same_schema() { # expected actual what
   if ! diff -u --label "$1" --label "$2" "$snapshots/$1" "$snapshots/$2"; then
     echo "FAIL: $3" >&2
-    failures=$((failures + 1))
+    exit 1
   fi
 }
 
@@ -43,7 +43,6 @@ done
 pg_prove -d "$db" --failures sql/tests/*.sql
 schema "after-tests"
 same_schema "after-$previous" "after-tests" "the tests changed the schema"
-((failures == 0)) || exit 1
 
 echo "==> sqitch revert, one change at a time, then redeploy"
 for ((i = ${#changes[@]} - 1; i >= 0; i--)); do
@@ -59,8 +58,4 @@ done
 PGDATABASE="$db" sqitch deploy --verify db:pg: >/dev/null
 schema "redeployed"
 same_schema "after-$previous" "redeployed" "revert + redeploy did not give the same schema"
-if ((failures > 0)); then
-  echo "revert and redeploy: $failures schema difference(s)" >&2
-  exit 1
-fi
 echo "revert and redeploy: ok (${#changes[@]} changes, each revert restores the schema before it)"
