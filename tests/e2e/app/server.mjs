@@ -229,7 +229,7 @@ function observeGuardedCreates(world) {
       await resumeHook(plan.token, plan.payload);
     }
     const record = { runId, eventType: data?.eventType, correlationId: data?.correlationId, stateUpdatedAt: snapshot };
-    guardedCreates.push(record);
+    if (guardedCreates.push(record) > 20_000) guardedCreates.splice(0, 10_000); // bounded for benchmark runs
     try {
       const result = await create.call(world.events, runId, data, params);
       record.outcome = 'ok';
