@@ -250,6 +250,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_now timestamptz := clock_timestamp();
   v_scope text := current_setting('workflow.app_id', true);
+  v_runs text[];
   v_run_id text;
   v_cancelled integer := 0;
   v_dead integer;
@@ -275,13 +276,17 @@ BEGIN
   -- Active runs are cancelled through the event log (run_cancelled: hooks
   -- disposed, waits completed), as a client's cancel would. create_event acts
   -- for the request's app, so the scope is set to this app meanwhile.
+  -- All of them are locked before the first is cancelled: a cancellation
+  -- takes the app's usage counter, which a run ending meanwhile (holding its
+  -- own row) may be waiting for. A run that ends meanwhile is skipped (its
+  -- row is re-checked after the wait).
   PERFORM set_config('workflow.app_id', p_app_id, true);
-  FOR v_run_id IN
+  SELECT coalesce(array_agg(a.run_id ORDER BY a.run_id), '{}') INTO v_runs FROM (
     SELECT r.run_id FROM workflow.runs r
      WHERE r.app_id = p_app_id AND r.deployment_id = p_deployment_id AND r.status IN ('pending', 'running')
      ORDER BY r.run_id
-       FOR UPDATE  -- a run that ends meanwhile is skipped (its row is re-checked after the wait)
-  LOOP
+       FOR UPDATE) a;
+  FOREACH v_run_id IN ARRAY v_runs LOOP
     PERFORM workflow.create_event(p_app_id, v_run_id, 'run_cancelled', NULL, NULL, NULL, 'none');
     v_cancelled := v_cancelled + 1;
   END LOOP;
