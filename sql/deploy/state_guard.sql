@@ -4,6 +4,8 @@
 --
 -- API:      workflow.create_event(text, text, text, text, jsonb, integer, text, bigint)  (new: with stateUpdatedAt)
 --           workflow.create_event(text, text, text, text, jsonb, integer, text)          (replaced: delegates, no guard)
+-- (both SECURITY DEFINER as pgw_api via workflow.expose_api; the eight-argument
+-- form starts with workflow.require_app, the wrapper only delegates to it)
 -- SERVICE:  none
 -- INTERNAL: none
 --
@@ -345,7 +347,7 @@ COMMENT ON FUNCTION workflow.create_event(text, text, text, text, jsonb, integer
   'Validates, appends and projects one event (SPEC section 4). Returns {event, run|step|hook|wait}; run_started also '
   'returns the whole log {events, cursor, hasMore:false}. Refusals raise PWnnn SQLSTATEs. p_state_updated_at (epoch ms, '
   'the runtime''s stateUpdatedAt) older than the run''s latest external event (runs.state_updated_at) ⇒ 412.';
-GRANT EXECUTE ON FUNCTION workflow.create_event(text, text, text, text, jsonb, integer, text, bigint) TO pgw_tenant;
+SELECT workflow.expose_api('workflow.create_event(text, text, text, text, jsonb, integer, text, bigint)');
 
 -- Callers of the seven-argument form (no stateUpdatedAt) keep working.
 CREATE OR REPLACE FUNCTION workflow.create_event(
@@ -357,5 +359,8 @@ RETURNS text LANGUAGE sql AS $$
 $$;
 COMMENT ON FUNCTION workflow.create_event(text, text, text, text, jsonb, integer, text) IS
   'create_event without the stateUpdatedAt precondition (see the eight-argument form).';
+-- CREATE OR REPLACE reset SECURITY DEFINER and search_path: classify it again.
+-- (expire_version, a service function, calls this form with the app scope set.)
+SELECT workflow.expose_api('workflow.create_event(text, text, text, text, jsonb, integer, text)');
 
 COMMIT;

@@ -286,6 +286,9 @@ END $$;
 COMMENT ON FUNCTION workflow.create_event(text, text, text, text, jsonb, integer, text) IS
   'Validates, appends and projects one event (SPEC section 4). Returns {event, run|step|hook|wait}; run_started also '
   'returns the whole log {events, cursor, hasMore:false}. Refusals raise PWnnn SQLSTATEs.';
+-- CREATE OR REPLACE reset SECURITY DEFINER and search_path: the API class again,
+-- as tenant_policies deployed it.
+SELECT workflow.expose_api('workflow.create_event(text, text, text, text, jsonb, integer, text)');
 
 DROP FUNCTION workflow.create_event(text, text, text, text, jsonb, integer, text, bigint);
 

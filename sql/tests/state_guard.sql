@@ -3,7 +3,7 @@
 -- time of its latest external hook_received / step_completed (created without stateUpdatedAt).
 BEGIN;
 SELECT set_config('workflow.app_id', 'tap_guard', false);
-SELECT plan(27);
+SELECT plan(32);
 SELECT workflow.ensure_app('tap_guard');
 
 -- ev(run, type, correlation, data, stateUpdatedAt)
@@ -97,6 +97,23 @@ SELECT throws_ok(pg_temp.ev_sql('wrun_01ARZ3NDEKTSV4RRFFQ69G5G99', 'step_created
                  'stateUpdatedAt on an unknown run: 404');
 SELECT is(pg_temp.ev(:run, 'run_completed', NULL, '{"output":1}', pg_temp.latest_ms(:run)) #>> '{run,status}', 'completed',
           'run_completed with the current snapshot completes the run');
+
+-- Under the privilege model: as the API request role, both forms are API
+-- functions (SECURITY DEFINER as pgw_api) acting only for the request's app.
+\set run2 '''wrun_01ARZ3NDEKTSV4RRFFQ69G5G01'''
+SELECT workflow.ensure_app('tap_guard_other');
+SET LOCAL ROLE pgw_tenant;
+SELECT is(workflow.create_event('tap_guard', :run2, 'run_created', NULL, '{"deploymentId":"d","workflowName":"w","input":null}',
+                                3, 'all', NULL)::jsonb #>> '{run,status}', 'pending', 'pgw_tenant creates a run with the eight-argument form');
+SELECT is(workflow.create_event('tap_guard', :run2, 'run_started', NULL, NULL, 3)::jsonb #>> '{run,status}', 'running',
+          'and writes through the seven-argument wrapper');
+SELECT throws_ok(format('SELECT workflow.create_event(%L, %L, %L, NULL, NULL, 3, %L, 0)', 'tap_guard_other', :run2, 'run_cancelled', 'all'),
+                 'PW403', NULL, 'the eight-argument form refuses another app''s id (403)');
+SELECT throws_ok(format('SELECT workflow.create_event(%L, %L, %L, NULL, NULL, 3)', 'tap_guard_other', :run2, 'run_cancelled'),
+                 'PW403', NULL, 'so does the seven-argument wrapper');
+SELECT throws_ok(format('UPDATE workflow.runs SET state_updated_at = now() WHERE run_id = %L', :run2),
+                 '42501', NULL, 'pgw_tenant cannot move the state time itself');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
