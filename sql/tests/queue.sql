@@ -240,7 +240,7 @@ SELECT is((SELECT status FROM workflow.messages WHERE idempotency_key = 'r'), 'q
 SELECT pg_temp.enq('__wkf_step_s', '{"n":"x1"}', deployment => 'v9');
 SELECT pg_temp.claim();
 SELECT workflow.register_handler('qa', 'pod-v9', 'v9', 'http://v9/flow', 'http://v9/step');
-SELECT is(workflow.expire_version('qa', 'v9'), '{"removedHandlers": 1, "deadLetteredMessages": 1}',
+SELECT is(workflow.expire_version('qa', 'v9'), '{"cancelledRuns": 0, "removedHandlers": 1, "deadLetteredMessages": 1}',
           'expiring a version removes its handlers and dead-letters its messages');
 SELECT is((pg_temp.msg(pg_temp.enq('__wkf_step_s', '{"n":"x2"}', deployment => 'v9'))).status, 'dead',
           'a message for an expired version is dead on arrival');
