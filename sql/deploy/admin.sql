@@ -117,27 +117,29 @@ CREATE FUNCTION workflow.list_apps(p_limit integer DEFAULT NULL, p_cursor text D
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   v_limit integer := workflow.check_limit(p_limit, 100);
+  v_cursor text := nullif(p_cursor, '');
   v_page jsonb;
   v_count integer;
 BEGIN
-  IF p_cursor IS NOT NULL AND p_cursor !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' THEN
+  IF v_cursor !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' THEN
     PERFORM workflow.refuse('PW400', 'WF_BAD_REQUEST', format('invalid cursor %L', p_cursor), '{"field": "cursor"}');
   END IF;
   SELECT coalesce(jsonb_agg(workflow.app_json(p) ORDER BY p.app_id), '[]'::jsonb), count(*)
     INTO v_page, v_count
     FROM (SELECT a.* FROM workflow.apps a
-           WHERE p_cursor IS NULL OR a.app_id > p_cursor
+           WHERE v_cursor IS NULL OR a.app_id > v_cursor
            ORDER BY a.app_id LIMIT v_limit + 1) p;
   IF v_count > v_limit THEN
     v_page := v_page - v_limit;
   END IF;
   RETURN jsonb_build_object(
     'data', v_page,
-    'cursor', CASE WHEN jsonb_array_length(v_page) > 0 THEN v_page -> -1 ->> 'appId' ELSE p_cursor END,
+    'cursor', CASE WHEN jsonb_array_length(v_page) > 0 THEN v_page -> -1 ->> 'appId' ELSE v_cursor END,
     'hasMore', v_count > v_limit);
 END $$;
 COMMENT ON FUNCTION workflow.list_apps(integer, text) IS
-  'Admin: apps in id order, keyset-paginated: {data: [app], cursor (the last appId), hasMore}.';
+  'Admin: apps in id order after p_cursor (an appId; NULL or empty: from the start), keyset-paginated: '
+  '{data: [app], cursor (the last appId returned), hasMore}; 400 for a limit outside 1..1000 or a malformed cursor.';
 
 CREATE FUNCTION workflow.bind_service_account(p_app_id text, p_namespace text, p_service_account text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -250,6 +252,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_now timestamptz := clock_timestamp();
   v_scope text := current_setting('workflow.app_id', true);
+  v_runs text[];
   v_run_id text;
   v_cancelled integer := 0;
   v_dead integer;
@@ -275,13 +278,17 @@ BEGIN
   -- Active runs are cancelled through the event log (run_cancelled: hooks
   -- disposed, waits completed), as a client's cancel would. create_event acts
   -- for the request's app, so the scope is set to this app meanwhile.
+  -- All of them are locked before the first is cancelled: a cancellation
+  -- takes the app's usage counter, which a run ending meanwhile (holding its
+  -- own row) may be waiting for. A run that ends meanwhile is skipped (its
+  -- row is re-checked after the wait).
   PERFORM set_config('workflow.app_id', p_app_id, true);
-  FOR v_run_id IN
+  SELECT coalesce(array_agg(a.run_id ORDER BY a.run_id), '{}') INTO v_runs FROM (
     SELECT r.run_id FROM workflow.runs r
      WHERE r.app_id = p_app_id AND r.deployment_id = p_deployment_id AND r.status IN ('pending', 'running')
      ORDER BY r.run_id
-       FOR UPDATE  -- a run that ends meanwhile is skipped (its row is re-checked after the wait)
-  LOOP
+       FOR UPDATE) a;
+  FOREACH v_run_id IN ARRAY v_runs LOOP
     PERFORM workflow.create_event(p_app_id, v_run_id, 'run_cancelled', NULL, NULL, NULL, 'none');
     v_cancelled := v_cancelled + 1;
   END LOOP;

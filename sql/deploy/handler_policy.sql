@@ -8,7 +8,8 @@
 --   INTERNAL: workflow.handler_url_problem(text)  (called by register_handler)
 --   SERVICE:  workflow.route_messages(bigint[], numeric, numeric)  (claims now carry sourceAddress;
 --             the rest of the function is unchanged)
---   The 6-argument register_handler stays for a rolling deploy and now applies the same URL rules.
+--   The 6-argument register_handler stays for a rolling deploy (API) and now applies the same URL rules.
+-- Classified with workflow.expose_* (tenant_policies), again after each CREATE OR REPLACE.
 BEGIN;
 
 ALTER TABLE workflow.handlers ADD COLUMN source_address inet;
@@ -216,7 +217,9 @@ COMMENT ON FUNCTION workflow.route_messages(bigint[], numeric, numeric) IS
   'untouched when their run has a workflow message in flight. Returns the claims: [{seq, attempt, messageId, '
   'queueName, appId, podId, url, body, sourceAddress}] (sourceAddress: where the handler registered from).';
 
-GRANT EXECUTE ON FUNCTION workflow.register_handler(text, text, text, text, text, text, text),
-                         workflow.handler_url_problem(text) TO pgw_tenant;
+SELECT workflow.expose_api('workflow.register_handler(text, text, text, text, text, text, text)');
+SELECT workflow.expose_api('workflow.register_handler(text, text, text, text, text, text)');
+SELECT workflow.expose_internal('workflow.handler_url_problem(text)');
+SELECT workflow.expose_service('workflow.route_messages(bigint[], numeric, numeric)');
 
 COMMIT;

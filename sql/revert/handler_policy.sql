@@ -164,7 +164,8 @@ COMMENT ON FUNCTION workflow.register_handler(text, text, text, text, text, text
   'Registers (or refreshes: the heartbeat) a pod''s flow/step/webhook endpoints for a deployment version (NULL: '
   'versionless) and wakes the messages held for it. 410 for an expired version. Returns {registered: true}.';
 
-GRANT EXECUTE ON FUNCTION workflow.register_handler(text, text, text, text, text, text) TO pgw_tenant;
+SELECT workflow.expose_api('workflow.register_handler(text, text, text, text, text, text)');
+SELECT workflow.expose_service('workflow.route_messages(bigint[], numeric, numeric)');
 
 DROP FUNCTION workflow.register_handler(text, text, text, text, text, text, text);
 DROP FUNCTION workflow.handler_url_problem(text);

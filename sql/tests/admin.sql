@@ -1,7 +1,7 @@
 -- pgTAP: the admin API — apps, service-account bindings, quotas, version
 -- status and expiry — and request_context's binding check.
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 
 -- Apps
 SELECT is(workflow.create_app('adm_a') -> 'created', 'true'::jsonb, 'create_app creates a new app');
@@ -17,6 +17,7 @@ SELECT is((SELECT jsonb_agg(x ->> 'appId') FROM jsonb_array_elements(workflow.li
 SELECT is(workflow.list_apps(2, 'adm_') -> 'hasMore', 'true'::jsonb, 'list_apps: hasMore when more follow');
 SELECT is(workflow.list_apps(2, 'adm_') ->> 'cursor', 'adm_b', 'list_apps: cursor is the last app id');
 SELECT is(workflow.list_apps(2, 'adm_b') #>> '{data,0,appId}', 'adm_c', 'list_apps: the next page starts after the cursor');
+SELECT is(workflow.list_apps(1, '') #>> '{data,0,appId}', 'adm_a', 'list_apps: an empty cursor starts at the beginning');
 SELECT throws_ok($$ SELECT workflow.list_apps(0, NULL) $$, 'PW400', NULL, 'list_apps: limit 0 ⇒ 400');
 SELECT throws_ok($$ SELECT workflow.list_apps(10, 'a b') $$, 'PW400', NULL, 'list_apps: malformed cursor ⇒ 400');
 

@@ -1,9 +1,10 @@
 -- pgTAP: handler URLs cannot aim deliveries anywhere odd, registrations
 -- record where they came from, and claims carry that address.
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 
 SELECT workflow.ensure_app('hp');
+SELECT set_config('workflow.app_id', 'hp', true);  -- the request scope API functions require
 CREATE FUNCTION pg_temp.problem(url text) RETURNS text LANGUAGE sql AS $$ SELECT workflow.handler_url_problem(url) $$;
 
 -- The URL rule
@@ -37,6 +38,14 @@ SELECT is((SELECT source_address FROM workflow.handlers WHERE app_id = 'hp' AND 
 SELECT workflow.enqueue('hp', '__wkf_workflow_w', '{"runId":"wrun_01HZZZZZZZZZZZZZZZZZZZZZZZ"}', 'v1', NULL, NULL);
 SELECT is((SELECT workflow.claim_messages(10, 30, 60) -> 'deliveries' -> 0 ->> 'sourceAddress'), '10.0.0.7',
           'claims carry sourceAddress');
+
+-- Privileges: tenants call the API, never the helper or the dispatcher's routing
+SELECT ok(has_function_privilege('pgw_tenant', 'workflow.register_handler(text, text, text, text, text, text, text)',
+                                 'EXECUTE'), 'tenants may register handlers');
+SELECT ok(NOT has_function_privilege('pgw_tenant', 'workflow.handler_url_problem(text)', 'EXECUTE'),
+          'the URL rule is internal');
+SELECT ok(NOT has_function_privilege('pgw_tenant', 'workflow.route_messages(bigint[], numeric, numeric)', 'EXECUTE'),
+          'routing stays the service''s');
 
 SELECT * FROM finish();
 ROLLBACK;
