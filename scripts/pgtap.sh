@@ -18,9 +18,14 @@ psql -q -d "$db" -c "CREATE EXTENSION pgtap"
 
 # The schema without sqitch's own registry, comments or pg_dump's per-run
 # \restrict keys: what must be identical after a revert and redeploy.
+# Privileges are a set: each run of GRANT/REVOKE lines is sorted, so an
+# object's grantees listed in another order (ACL entry order) are no difference.
 schema() {
   pg_dump --schema-only --no-owner --exclude-schema=sqitch "$db" \
-    | grep -v -e '^--' -e '^\\restrict ' -e '^\\unrestrict ' -e '^$' >"$snapshots/$1"
+    | grep -v -e '^--' -e '^\\restrict ' -e '^\\unrestrict ' -e '^$' \
+    | LC_ALL=C awk '/^(GRANT|REVOKE) / { if (!run) { fflush(); run = 1 } print | "sort"; next }
+                   run { close("sort"); run = 0 } { print } END { if (run) close("sort") }' \
+    >"$snapshots/$1"
 }
 # Stops at the first difference: later snapshots would only repeat it.
 same_schema() { # expected actual what
