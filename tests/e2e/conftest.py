@@ -160,6 +160,7 @@ class E2EApp:
     deployment_id: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)  # the app's full environment
     app_id: str = "default"
     _started: list[str] = field(default_factory=list)
 
@@ -202,6 +203,17 @@ class E2EApp:
     def api(self, method: str, path: str, body: Any = None) -> Any:
         return http_json(method, f"{self.service.url}/api/v1/apps/{self.app_id}/{path}", body)
 
+    def run_with_app_env(self, *argv: str, timeout: float = 120.0) -> str:
+        """Runs a command in the app directory with the app's full environment (as a
+        CLI or a script next to the app would); its stdout, or a failure with its output."""
+        proc = subprocess.run(
+            list(argv), cwd=APP_DIR, env={**self.env, "WORKFLOW_NO_UPDATE_CHECK": "1"},
+            capture_output=True, timeout=timeout, check=False,
+        )
+        out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+        assert proc.returncode == 0, f"{' '.join(argv)} exited {proc.returncode}\n{out[-2000:]}\n{err[-2000:]}"
+        return out
+
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "--- e2e app log ---\n" + "\n".join(text.splitlines()[-lines:])
@@ -232,7 +244,8 @@ def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
         process = subprocess.Popen(
             ["node", "server.mjs"], cwd=e2e_app_build, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    app = E2EApp(url=url, service=pgw_server, deployment_id=deployment_id, process=process, log_path=log_path)
+    app = E2EApp(url=url, service=pgw_server, deployment_id=deployment_id, process=process, log_path=log_path,
+                 env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
