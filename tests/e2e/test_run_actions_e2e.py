@@ -43,7 +43,7 @@ def test_wake_up_ends_an_hour_long_sleep(e2e_app: E2EApp) -> None:
 
 
 def test_cancel_while_a_step_runs(e2e_app: E2EApp) -> None:
-    run_id = e2e_app.start("slowStepBetween", 2500)
+    run_id = e2e_app.start("slowStepBetween", 6000)
 
     def slow_step_running() -> bool:
         events = e2e_app.events(run_id)
@@ -65,6 +65,12 @@ def test_cancel_while_a_step_runs(e2e_app: E2EApp) -> None:
     assert set(after_cancel) <= {"step_completed"}, types
     assert types.count("step_created") == 2, "the last step was never created"
     assert len(steps) == 2
+    with psycopg.connect(e2e_app.service.database_url, autocommit=True) as conn:
+        step_messages = conn.execute(
+            "SELECT count(*) FROM workflow.messages WHERE app_id = %s AND run_id = %s AND kind = 'step'",
+            (e2e_app.app_id, run_id),
+        ).fetchone()
+    assert step_messages == (2,), "no step was sent for delivery after the cancel"
 
 
 def _settled(app: E2EApp, run_id: str) -> bool:
