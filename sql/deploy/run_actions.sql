@@ -4,12 +4,15 @@
 -- workflow.create_event and every message through workflow.enqueue, so an
 -- action obeys exactly the rules the runtime's own calls obey.
 --
+-- Privilege classes (tenant_policies): the actions are API functions
+-- (SECURITY DEFINER as pgw_api, scoped to the request's app); their helpers
+-- are internal.
 -- API:      workflow.cancel_run(text, text, text)
 --           workflow.replay_run(text, text, text)
 --           workflow.wake_up_run(text, text)
 --           workflow.get_workflow_template(text, text, text)
--- INTERNAL: workflow.lock_run_row(text, text)            (the API functions above run as
---           workflow.workflow_queue_of(workflow.runs)  pgw_tenant, so it executes these too)
+-- INTERNAL: workflow.lock_run_row(text, text)
+--           workflow.workflow_queue_of(workflow.runs)
 BEGIN;
 
 -- The run's row, locked for the rest of the transaction (create_event takes
@@ -203,11 +206,12 @@ COMMENT ON FUNCTION workflow.get_workflow_template(text, text, text) IS
   '{steps: [{stepName, order, parallelGroup?}], hasHooks, hasWaits, sourceRunId}. Steps whose lifetimes '
   '(creation to completion) overlap share a parallelGroup. 404 (WF_TEMPLATE_NOT_FOUND) when there is none.';
 
-REVOKE EXECUTE ON FUNCTION workflow.lock_run_row(text, text), workflow.workflow_queue_of(workflow.runs) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION workflow.lock_run_row(text, text), workflow.workflow_queue_of(workflow.runs) TO pgw_tenant;
-GRANT EXECUTE ON FUNCTION workflow.cancel_run(text, text, text) TO pgw_tenant;
-GRANT EXECUTE ON FUNCTION workflow.replay_run(text, text, text) TO pgw_tenant;
-GRANT EXECUTE ON FUNCTION workflow.wake_up_run(text, text) TO pgw_tenant;
-GRANT EXECUTE ON FUNCTION workflow.get_workflow_template(text, text, text) TO pgw_tenant;
+SELECT workflow.expose_internal('workflow.lock_run_row(text, text)');
+SELECT workflow.expose_internal('workflow.workflow_queue_of(workflow.runs)');
+SELECT workflow.expose_api(f::regprocedure) FROM unnest(ARRAY[
+  'workflow.cancel_run(text, text, text)',
+  'workflow.replay_run(text, text, text)',
+  'workflow.wake_up_run(text, text)',
+  'workflow.get_workflow_template(text, text, text)']) f;
 
 COMMIT;

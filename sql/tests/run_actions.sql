@@ -1,8 +1,10 @@
 -- pgTAP: run actions (SPEC section 5) — cancel, replay, wake-up, workflow template.
 BEGIN;
-SELECT plan(49);
+SELECT plan(63);
 
 SELECT workflow.ensure_app('ra'), workflow.ensure_app('rb');
+-- API functions act for the request's app only: the tests act for 'ra'.
+SELECT set_config('workflow.app_id', 'ra', false);
 -- ev(run, type, correlation, data): create_event for app 'ra', spec 3.
 CREATE FUNCTION pg_temp.ev(r text, t text, c text DEFAULT NULL, d jsonb DEFAULT NULL, app text DEFAULT 'ra') RETURNS jsonb
 LANGUAGE sql AS $$ SELECT workflow.create_event(app, r, t, c, d, 3)::jsonb $$;
@@ -23,6 +25,11 @@ CREATE FUNCTION pg_temp.types(r text) RETURNS text[]
 LANGUAGE sql AS $$ SELECT array_agg(event_type ORDER BY run_ordinal) FROM workflow.events WHERE run_id = r $$;
 CREATE FUNCTION pg_temp.msg(id text) RETURNS workflow.messages
 LANGUAGE sql AS $$ SELECT * FROM workflow.messages WHERE message_id = id $$;
+-- active(app): the app's active-runs counter (quota maxRuns) and, to compare, its pending and running runs.
+CREATE FUNCTION pg_temp.active(app text DEFAULT 'ra') RETURNS integer
+LANGUAGE sql AS $$ SELECT active_runs FROM workflow.app_usage WHERE app_id = app $$;
+CREATE FUNCTION pg_temp.counted(app text DEFAULT 'ra') RETURNS integer
+LANGUAGE sql AS $$ SELECT count(*)::integer FROM workflow.runs WHERE app_id = app AND status IN ('pending', 'running') $$;
 CREATE FUNCTION pg_temp.enq(queue text, message jsonb, delay numeric DEFAULT NULL, app text DEFAULT 'ra') RETURNS text
 LANGUAGE sql AS $$ SELECT workflow.enqueue(app, queue, message, 'dep1', NULL, delay) ->> 'messageId' $$;
 
@@ -41,7 +48,10 @@ UPDATE workflow.messages SET status = 'held' WHERE message_id = :'c_held';
 UPDATE workflow.messages SET status = 'claimed', lease_until = now() + interval '1 minute', pod_id = 'pod-1', attempt = 1
  WHERE message_id = :'c_claimed';
 
+SELECT pg_temp.active() AS before \gset c_
 SELECT is(workflow.cancel_run('ra', :'c_run') ->> 'status', 'cancelled', 'cancel answers the run, cancelled');
+SELECT is(pg_temp.active(), :c_before - 1, 'cancel counts the run out of the app''s active runs (maxRuns)');
+SELECT is(pg_temp.active(), pg_temp.counted(), 'the counter equals the app''s pending and running runs after a cancel');
 SELECT is((pg_temp.types(:'c_run'))[array_length(pg_temp.types(:'c_run'), 1)], 'run_cancelled', 'cancel appends run_cancelled');
 SELECT ok((SELECT completed_at IS NOT NULL FROM workflow.runs WHERE run_id = :'c_run'), 'the cancelled run has completedAt');
 SELECT is((SELECT disposed_at IS NOT NULL FROM workflow.hooks WHERE run_id = :'c_run'), true, 'cancel disposes the run''s hooks');
@@ -53,6 +63,7 @@ SELECT is((pg_temp.msg(:'c_claimed')).status, 'claimed', 'a delivery in flight i
 SELECT is((pg_temp.msg(:'other_step')).status, 'queued', 'another run''s messages are untouched');
 SELECT throws_ok(format('SELECT workflow.cancel_run(%L, %L)', 'ra', :'c_run'), 'PW409', NULL,
                  'cancel: a cancelled run is 409');
+SELECT is(pg_temp.active(), pg_temp.counted(), 'a refused cancel leaves the counter alone');
 SELECT pg_temp.ev(:'other_run', 'run_completed', NULL, '{"output":1}');
 SELECT throws_ok(format('SELECT workflow.cancel_run(%L, %L)', 'ra', :'other_run'), 'PW409', NULL,
                  'cancel: a completed run is 409');
@@ -61,7 +72,10 @@ SELECT is(workflow.cancel_run('ra', pg_temp.new_run(), 'none') -> 'input', NULL,
 -- ---------------------------------------------------------------- replay
 SELECT throws_ok($$ SELECT workflow.replay_run('ra', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV') $$, 'PW404', NULL,
                  'replay: an unknown run is 404');
+SELECT pg_temp.active() AS before \gset r_
 SELECT workflow.replay_run('ra', :'c_run') ->> 'runId' AS run \gset r_
+SELECT is(pg_temp.active(), :r_before + 1, 'replay counts the new run (pending) among the app''s active runs');
+SELECT is(pg_temp.active(), pg_temp.counted(), 'the counter equals the app''s pending and running runs after a replay');
 SELECT ok(:'r_run' ~ '^wrun_[0-9A-HJKMNP-TV-Z]{26}$' AND :'r_run' <> :'c_run', 'replay makes a new wrun_ ULID');
 SELECT is((SELECT (status, workflow_name, deployment_id, input, execution_context, spec_version)::text
              FROM workflow.runs WHERE run_id = :'r_run'),
@@ -92,6 +106,7 @@ SELECT is((SELECT payload FROM workflow.messages WHERE run_id = :'r3_run'),
 UPDATE workflow.apps SET max_runs = (SELECT count(*) FROM workflow.runs WHERE app_id = 'ra' AND status IN ('pending', 'running'))
  WHERE app_id = 'ra';
 SELECT throws_ok(format('SELECT workflow.replay_run(%L, %L)', 'ra', :'c_run'), 'PW429', NULL, 'replay obeys maxRuns');
+SELECT is(pg_temp.active(), pg_temp.counted(), 'a replay refused by maxRuns leaves the counter alone');
 UPDATE workflow.apps SET max_runs = 1000 WHERE app_id = 'ra';
 
 -- ---------------------------------------------------------------- wake-up
@@ -192,17 +207,29 @@ SELECT is(workflow.get_workflow_template('ra', 'workflow//./src/w//empty') -> 's
           'a run without steps: no steps');
 
 -- ---------------------------------------------------------------- tenancy
+SELECT set_config('workflow.app_id', 'rb', false);
 SELECT pg_temp.new_run(app => 'rb') AS run \gset b_
+SELECT set_config('workflow.app_id', 'ra', false);
+SELECT pg_temp.new_run() AS run \gset own_
+SELECT throws_ok(format('SELECT workflow.%s', x), 'PW403', NULL, format('%s refuses an app other than the request''s', x))
+  FROM unnest(ARRAY[format('cancel_run(%L, %L)', 'rb', :'b_run'), format('replay_run(%L, %L)', 'rb', :'b_run'),
+                    format('wake_up_run(%L, %L)', 'rb', :'b_run'),
+                    format('get_workflow_template(%L, %L)', 'rb', 'workflow//./src/w//order')]) x;
 SET LOCAL ROLE pgw_tenant;
-SELECT set_config('workflow.app_id', 'ra', true);
 SELECT throws_ok(format('SELECT workflow.cancel_run(%L, %L)', 'ra', :'b_run'), 'PW404', NULL,
                  'a tenant cannot cancel another app''s run');
 SELECT throws_ok(format('SELECT workflow.replay_run(%L, %L)', 'ra', :'b_run'), 'PW404', NULL,
                  'nor replay it');
 SELECT throws_ok(format('SELECT workflow.wake_up_run(%L, %L)', 'ra', :'b_run'), 'PW404', NULL,
                  'nor wake it up');
-SELECT is(workflow.cancel_run('ra', pg_temp.new_run()) ->> 'status', 'cancelled', 'pgw_tenant may run the actions');
+SELECT is(workflow.cancel_run('ra', :'own_run') ->> 'status', 'cancelled', 'pgw_tenant may run the actions');
+SELECT throws_ok(format('SELECT workflow.lock_run_row(%L, %L)', 'ra', :'own_run'), '42501', NULL,
+                 'the internal lock_run_row is not executable by pgw_tenant');
+SELECT throws_ok('SELECT workflow.workflow_queue_of(r) FROM workflow.runs r LIMIT 1', '42501', NULL,
+                 'nor workflow_queue_of');
 RESET ROLE;
+SELECT is(pg_temp.active('rb'), pg_temp.counted('rb'), 'the other app''s counter is untouched');
+SELECT is(pg_temp.active(), pg_temp.counted(), 'and this app''s counter is exact');
 
 SELECT * FROM finish();
 ROLLBACK;
