@@ -11,7 +11,7 @@ from .auth import auth_middleware, authenticator_for
 from .config import Settings
 from .db import Database
 from .errors import error_middleware
-from .routes import admin, events, health, hooks, runs
+from .routes import admin, events, health, hooks, run_actions, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
 
@@ -32,6 +32,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     app.router.add_routes(stream_routes.routes)
     live.setup(app, database_url)  # stream listener: started on startup, stopped on cleanup
     app.router.add_routes(queue_routes.routes)
+    app.router.add_routes(run_actions.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
     return app
 
