@@ -9,6 +9,7 @@ dispatcher whose own connection drops keeps its claims."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +18,8 @@ import aiohttp
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+
+from service import embedded, migrate
 
 from .pgw import Service
 from .queue_support import (
@@ -209,3 +212,45 @@ async def test_a_dropped_dispatcher_connection_keeps_its_deliveries(
         await eventually(lambda: set(client.statuses().values()) == {"delivered"}, within=10)
     assert set(guard.answered) == ids and len(handler_server.deliveries) == 6
     assert "resumed dispatcher session" in first.log_tail(20000)
+
+
+async def test_postgres_restart_mid_delivery_loses_nothing_and_repeats_nothing(
+        tmp_path_factory: pytest.TempPathFactory, handler_server: HandlerServer) -> None:
+    base = tmp_path_factory.mktemp("pgw-restart")
+    os.chmod(base, 0o755)  # the cluster runs as user postgres when we are root
+    cluster = embedded.EmbeddedPostgres(base / "data")
+    url = cluster.start()
+    services: list[Service] = []
+    try:
+        migrate.deploy(url)
+        for name in ("replica-a", "replica-b"):
+            services.append(Service(url, env={**SESSION_ENV, "WF_REPLICA_NAME": name}).start())
+        release = asyncio.Event()
+        guard = RunGuard(0)
+
+        async def held(d: Delivery) -> tuple[int, Any]:
+            await release.wait()
+            return await guard(d)
+
+        handler_server.respond = held
+        async with aiohttp.ClientSession() as http:
+            client = QueueClient(http, services[0], new_app(url))
+            await client.register(handler_server)
+            ids = {await client.enqueue("__wkf_workflow_w", {"runId": f"wrun_{i}"}, deploymentId="v1")
+                   for i in range(6)}
+            ids |= {await client.enqueue("__wkf_step_s", {"workflowRunId": f"wrun_{i}"}, deploymentId="v1")
+                    for i in range(6)}
+            await handler_server.wait_for(12)
+            await asyncio.to_thread(cluster.stop)  # every connection of both replicas ends
+            await asyncio.to_thread(cluster.start)
+            await asyncio.sleep(7)  # past the grace period: unresumed sessions would have been reaped by now
+            assert len(handler_server.deliveries) == 12, "the replicas resumed their sessions: nothing started twice"
+            release.set()
+            await eventually(lambda: set(client.statuses().values()) == {"delivered"}, within=30)
+        assert set(guard.answered) == ids and len(handler_server.deliveries) == 12
+        assert max(guard.peak.values()) == 1
+        assert all("resumed dispatcher session" in s.log_tail(50000) for s in services)
+    finally:
+        for service in services:
+            service.stop()
+        cluster.stop()
