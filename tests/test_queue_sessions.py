@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -215,8 +218,8 @@ async def test_a_dropped_dispatcher_connection_keeps_its_deliveries(
 
 
 async def test_postgres_restart_mid_delivery_loses_nothing_and_repeats_nothing(
-        tmp_path_factory: pytest.TempPathFactory, handler_server: HandlerServer) -> None:
-    base = tmp_path_factory.mktemp("pgw-restart")
+        handler_server: HandlerServer) -> None:
+    base = Path(tempfile.mkdtemp(prefix="pgw-restart-"))
     os.chmod(base, 0o755)  # the cluster runs as user postgres when we are root
     cluster = embedded.EmbeddedPostgres(base / "data")
     url = cluster.start()
@@ -254,3 +257,4 @@ async def test_postgres_restart_mid_delivery_loses_nothing_and_repeats_nothing(
         for service in services:
             service.stop()
         cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
