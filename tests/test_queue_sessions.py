@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,6 +66,16 @@ def enqueue_steps(conn: psycopg.Connection[Any], n: int) -> None:
         conn.execute("SELECT workflow.enqueue(%s, '__wkf_step_s', %s, 'v1')", (APP, Jsonb({"workflowRunId": f"r{i}"})))
 
 
+def end_connection(conn: psycopg.Connection[Any], observer: psycopg.Connection[Any]) -> None:
+    """Closes ``conn`` and waits until its server process is gone (and with it the session's lock)."""
+    pid = conn.info.backend_pid
+    conn.close()
+    deadline = time.monotonic() + 10
+    while observer.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone() is not None:
+        assert time.monotonic() < deadline, "the closed connection's backend did not exit"
+        time.sleep(0.01)
+
+
 def claim(conn: psycopg.Connection[Any], session: int) -> list[dict[str, Any]]:
     return one(conn, "SELECT workflow.claim_messages(%s, 100, 330, 60)", session)["deliveries"]
 
@@ -77,7 +88,7 @@ def test_a_session_held_by_a_live_connection_is_never_reaped(fresh_db: str, conn
     assert len(claim(b, session)) == 3, "any connection may claim for the session"
     assert one(b, "SELECT workflow.reap_dispatcher_sessions(0)") == 0, "a's connection holds the session"
     assert one(b, "SELECT lost_at FROM workflow.dispatcher_sessions WHERE session_id = %s", session) is None
-    a.close()  # the dispatcher's connection ends, as when its process is killed
+    end_connection(a, b)  # the dispatcher's connection ends, as when its process is killed
     with psycopg.connect(fresh_db, autocommit=True) as c:
         assert one(b, "SELECT workflow.reap_dispatcher_sessions(0)") == 3, "with no grace its claims come back at once"
         survivor = one(c, "SELECT workflow.open_dispatcher_session('c:1')")
@@ -90,7 +101,7 @@ def test_a_dispatcher_that_reconnects_in_time_keeps_its_claims(fresh_db: str, co
     session = one(a, "SELECT workflow.open_dispatcher_session('a:1')")
     enqueue_steps(a, 2)
     claimed = claim(b, session)
-    a.close()
+    end_connection(a, b)
     assert one(b, "SELECT workflow.reap_dispatcher_sessions(60)") == 0, "found gone: lost, within the grace"
     with pytest.raises(psycopg.Error, match="lost"):
         claim(b, session)
@@ -107,7 +118,7 @@ def test_the_same_replica_restarted_takes_its_claims_back_at_once(fresh_db: str,
     session = one(a, "SELECT workflow.open_dispatcher_session('host:3042')")
     enqueue_steps(a, 4)
     assert len(claim(b, session)) == 4
-    a.close()
+    end_connection(a, b)
     with psycopg.connect(fresh_db, autocommit=True) as restarted:
         new_session = one(restarted, "SELECT workflow.open_dispatcher_session('host:3042')")
         assert {d["attempt"] for d in claim(b, new_session)} == {2}, "no grace period for its own dead session"

@@ -13,7 +13,7 @@
 --   open_dispatcher_session(text), resume_dispatcher_session(integer),
 --   close_dispatcher_session(integer), reap_dispatcher_sessions(numeric),
 --   claim_messages(integer, integer, numeric, numeric)
--- INTERNAL: session_gone(integer), reap_session(integer, timestamptz),
+-- INTERNAL: session_lock_class(), session_gone(integer), reap_session(integer, timestamptz),
 --   route_messages(bigint[], numeric, numeric, integer)
 BEGIN;
 
@@ -42,12 +42,19 @@ COMMENT ON COLUMN workflow.messages.claimed_by IS
 -- Finds a dead session's claims without touching anything else.
 CREATE INDEX messages_claimed_by ON workflow.messages (claimed_by) WHERE status = 'claimed';
 
--- The session lock, by name (advisory class 7262004, key = session id).
+-- The session lock, by name: advisory class 7262004, key = session id. Its
+-- owner holds it for the life of its connection; reapers only try it, for
+-- their transaction, which also keeps two reapers off the same session.
+CREATE FUNCTION workflow.session_lock_class() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 7262004 $$;
+COMMENT ON FUNCTION workflow.session_lock_class() IS
+  'Advisory lock class of dispatcher sessions (the key is the session id).';
+
 CREATE FUNCTION workflow.session_gone(p_session_id integer) RETURNS boolean
-LANGUAGE sql VOLATILE AS $$ SELECT pg_try_advisory_xact_lock(7262004, p_session_id) $$;
+LANGUAGE sql VOLATILE AS $$ SELECT pg_try_advisory_xact_lock(workflow.session_lock_class(), p_session_id) $$;
 COMMENT ON FUNCTION workflow.session_gone(integer) IS
-  'True when no connection holds the session''s lock (advisory 7262004/session_id): its dispatcher''s connection '
-  'ended. The caller then holds the lock until its transaction ends, so the owner cannot resume meanwhile.';
+  'True when no other connection holds the session''s lock: its dispatcher''s connection ended. The caller then '
+  'holds the lock until its transaction ends, so neither the owner (resuming) nor another reaper gets in between.';
 
 CREATE FUNCTION workflow.reap_session(p_session_id integer, p_now timestamptz) RETURNS integer
 LANGUAGE plpgsql AS $$
@@ -59,9 +66,8 @@ BEGIN
   UPDATE workflow.messages SET lease_until = p_now, updated_at = p_now
    WHERE status = 'claimed' AND claimed_by = p_session_id AND lease_until > p_now;
   GET DIAGNOSTICS v_count = ROW_COUNT;
-  UPDATE workflow.dispatcher_sessions
-     SET lost_at = coalesce(lost_at, p_now), reaped_at = coalesce(reaped_at, p_now)
-   WHERE session_id = p_session_id;
+  UPDATE workflow.dispatcher_sessions SET lost_at = coalesce(lost_at, p_now), reaped_at = p_now
+   WHERE session_id = p_session_id AND reaped_at IS NULL;
   RETURN v_count;
 END $$;
 ALTER FUNCTION workflow.reap_session(integer, timestamptz) SET enable_seqscan = off;
@@ -78,7 +84,7 @@ BEGIN
   -- This replica's previous process (same name) is dead if its lock is free:
   -- nothing can resume that session, so its claims come back now.
   FOR v_id IN SELECT session_id FROM workflow.dispatcher_sessions
-               WHERE name = p_name AND reaped_at IS NULL ORDER BY session_id FOR UPDATE SKIP LOCKED LOOP
+               WHERE name = p_name AND reaped_at IS NULL ORDER BY session_id LOOP
     IF workflow.session_gone(v_id) THEN
       v_reaped := v_reaped + workflow.reap_session(v_id, v_now);
     END IF;
@@ -86,7 +92,7 @@ BEGIN
   INSERT INTO workflow.dispatcher_sessions (name, pid, backend_start, opened_at)
   VALUES (p_name, pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()), v_now)
   RETURNING session_id INTO v_id;
-  PERFORM pg_advisory_lock(7262004, v_id);  -- held by this connection until it ends
+  PERFORM pg_advisory_lock(workflow.session_lock_class(), v_id);  -- held by this connection until it ends
   IF v_reaped > 0 THEN
     PERFORM workflow.notify_queue(v_now);
   END IF;
@@ -105,7 +111,7 @@ BEGIN
   -- let go: then give up and open a new session.
   PERFORM set_config('lock_timeout', '2s', true);
   BEGIN
-    PERFORM pg_advisory_lock(7262004, p_session_id);
+    PERFORM pg_advisory_lock(workflow.session_lock_class(), p_session_id);
   EXCEPTION WHEN lock_not_available THEN
     RETURN false;
   END;
@@ -114,7 +120,7 @@ BEGIN
          backend_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())
    WHERE session_id = p_session_id AND reaped_at IS NULL;
   IF NOT FOUND THEN  -- reaped meanwhile: its claims are no longer ours
-    PERFORM pg_advisory_unlock(7262004, p_session_id);
+    PERFORM pg_advisory_unlock(workflow.session_lock_class(), p_session_id);
     RETURN false;
   END IF;
   RETURN true;
@@ -146,9 +152,17 @@ DECLARE
   v_count integer := 0;
   s workflow.dispatcher_sessions;
 BEGIN
-  -- Other dispatchers reaping at the same time skip the rows this one holds.
-  FOR s IN SELECT * FROM workflow.dispatcher_sessions ORDER BY session_id FOR UPDATE SKIP LOCKED LOOP
-    IF s.reaped_at IS NOT NULL THEN
+  -- Live sessions cost one failed try-lock each and no write. A session
+  -- whose lock this transaction gets is read again: its owner may have
+  -- resumed (or it was reaped) since the loop's snapshot.
+  FOR s IN SELECT * FROM workflow.dispatcher_sessions ORDER BY session_id LOOP
+    IF NOT workflow.session_gone(s.session_id) THEN
+      CONTINUE;
+    END IF;
+    SELECT * INTO s FROM workflow.dispatcher_sessions d WHERE d.session_id = s.session_id;
+    IF NOT FOUND THEN
+      CONTINUE;
+    ELSIF s.reaped_at IS NOT NULL THEN
       -- A claim that read the session as live just before the reap may have
       -- committed after it: hand such claims back too, then forget the session.
       IF s.reaped_at < v_now - interval '1 minute' THEN
@@ -156,7 +170,7 @@ BEGIN
       ELSE
         v_count := v_count + workflow.reap_session(s.session_id, v_now);
       END IF;
-    ELSIF workflow.session_gone(s.session_id) THEN
+    ELSE
       IF s.lost_at IS NULL THEN
         s.lost_at := v_now;
         UPDATE workflow.dispatcher_sessions SET lost_at = v_now WHERE session_id = s.session_id;
@@ -323,7 +337,8 @@ COMMENT ON FUNCTION workflow.claim_messages(integer, integer, numeric, numeric) 
   'WF_SESSION_LOST when the session is lost or unknown.';
 
 -- Only the service's own role runs the dispatcher.
-REVOKE EXECUTE ON FUNCTION workflow.session_gone(integer),
+REVOKE EXECUTE ON FUNCTION workflow.session_lock_class(),
+                           workflow.session_gone(integer),
                            workflow.reap_session(integer, timestamptz),
                            workflow.open_dispatcher_session(text),
                            workflow.resume_dispatcher_session(integer),

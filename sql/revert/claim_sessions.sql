@@ -8,6 +8,7 @@ DROP FUNCTION workflow.resume_dispatcher_session(integer);
 DROP FUNCTION workflow.open_dispatcher_session(text);
 DROP FUNCTION workflow.reap_session(integer, timestamptz);
 DROP FUNCTION workflow.session_gone(integer);
+DROP FUNCTION workflow.session_lock_class();
 DROP INDEX workflow.messages_claimed_by;
 ALTER TABLE workflow.messages DROP COLUMN claimed_by;
 DROP TABLE workflow.dispatcher_sessions;

@@ -3,6 +3,7 @@ BEGIN;
 SELECT session_id, name, pid, backend_start, opened_at, lost_at, reaped_at FROM workflow.dispatcher_sessions WHERE false;
 SELECT claimed_by FROM workflow.messages WHERE false;
 SELECT 'workflow.messages_claimed_by'::regclass,
+       'workflow.session_lock_class()'::regprocedure,
        'workflow.session_gone(integer)'::regprocedure,
        'workflow.reap_session(integer, timestamptz)'::regprocedure,
        'workflow.open_dispatcher_session(text)'::regprocedure,
