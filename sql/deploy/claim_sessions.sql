@@ -63,7 +63,10 @@ DECLARE
 BEGIN
   -- Ending the lease makes the claim due: the next claim redelivers it with
   -- attempt + 1, through the same routing and per-run rules as a lost lease.
-  UPDATE workflow.messages SET lease_until = p_now, updated_at = p_now
+  -- It ends at the message's due time, not now, so the message gets its old
+  -- place in the queue back instead of waiting behind a backlog that became
+  -- due after it.
+  UPDATE workflow.messages SET lease_until = least(due_at, p_now), updated_at = p_now
    WHERE status = 'claimed' AND claimed_by = p_session_id AND lease_until > p_now;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   UPDATE workflow.dispatcher_sessions SET lost_at = coalesce(lost_at, p_now), reaped_at = p_now
@@ -72,7 +75,8 @@ BEGIN
 END $$;
 ALTER FUNCTION workflow.reap_session(integer, timestamptz) SET enable_seqscan = off;
 COMMENT ON FUNCTION workflow.reap_session(integer, timestamptz) IS
-  'Ends the leases of a session''s claims (they are due at once) and marks it reaped. Returns the claims handed back.';
+  'Ends the leases of a session''s claims at their due time (so they are due at once, in their old place in the '
+  'queue) and marks the session reaped. Returns the claims handed back.';
 
 CREATE FUNCTION workflow.open_dispatcher_session(p_name text) RETURNS integer
 LANGUAGE plpgsql AS $$

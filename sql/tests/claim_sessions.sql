@@ -43,8 +43,9 @@ SELECT is(pg_temp.held_by((SELECT id FROM s WHERE label = 'a')), 3::bigint, 'its
 UPDATE workflow.dispatcher_sessions SET lost_at = lost_at - interval '61 seconds'
  WHERE session_id = (SELECT id FROM s WHERE label = 'a');
 SELECT is(workflow.reap_dispatcher_sessions(60), 3, 'after the grace period its claims are handed back');
-SELECT ok((SELECT bool_and(status = 'claimed' AND lease_until <= clock_timestamp()) FROM workflow.messages
-            WHERE app_id = 'cs'), 'their leases have ended, so they are due');
+SELECT ok((SELECT bool_and(status = 'claimed' AND lease_until = due_at AND due_at <= clock_timestamp())
+             FROM workflow.messages WHERE app_id = 'cs'),
+          'their leases end at their due time: due at once, in their old place in the queue');
 SELECT isnt((SELECT reaped_at FROM workflow.dispatcher_sessions WHERE session_id = (SELECT id FROM s WHERE label = 'a')),
             NULL, 'the session is marked reaped');
 SELECT is(workflow.resume_dispatcher_session((SELECT id FROM s WHERE label = 'a')), false,
