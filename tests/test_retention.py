@@ -7,6 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import aiohttp
+import pytest
+
+from service.config import RetentionSettings
+from service.retention import RetentionJob
 
 from . import api
 from .pgw import Service
@@ -99,3 +103,13 @@ async def test_purging_10k_old_runs_leaves_live_runs_and_their_messages(
     assert purged == 10000, "each replica logged what it purged; together exactly the 10k"
 
 
+
+
+def test_retention_settings_disable_each_kind_with_zero() -> None:
+    settings = RetentionSettings.from_env({"WF_RETENTION_RUN_DAYS": "0", "WF_RETENTION_DEAD_LETTER_DAYS": "0.5"})
+    assert settings.dead_letters == 43200 and settings.interval == 300
+    purges = [name for name, _ in RetentionJob(None, settings).purges()]  # type: ignore[arg-type]
+    assert "purge_runs" not in purges and "purge_dead_letters" in purges
+    for bad in ({"WF_RETENTION_RUN_DAYS": "-1"}, {"WF_RETENTION_BATCH": "0"}, {"WF_RETENTION_INTERVAL_SECONDS": "x"}):
+        with pytest.raises(ValueError):
+            RetentionSettings.from_env(bad)
