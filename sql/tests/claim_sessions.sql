@@ -3,9 +3,10 @@
 -- killed dispatcher leaves them). A live session held by another connection
 -- is checked through dblink when the cluster has it.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 SELECT workflow.ensure_app('cs');
+SELECT set_config('workflow.app_id', 'cs', true);  -- API functions act for the request's app only
 SELECT workflow.register_handler('cs', 'pod', 'v1', 'http://127.0.0.1:9/flow', 'http://127.0.0.1:9/step');
 CREATE FUNCTION pg_temp.ghost(name text DEFAULT 'ghost:1') RETURNS integer  -- a session whose process died
 LANGUAGE sql AS $$
@@ -100,6 +101,9 @@ SELECT pg_advisory_unlock_all();
 SELECT ok(NOT has_function_privilege('pgw_tenant', 'workflow.reap_dispatcher_sessions(numeric)', 'EXECUTE')
           AND NOT has_function_privilege('pgw_tenant', 'workflow.open_dispatcher_session(text)', 'EXECUTE'),
           'tenants cannot run the session functions');
+SELECT ok(NOT has_table_privilege('pgw_tenant', 'workflow.dispatcher_sessions', 'SELECT')
+          AND NOT has_table_privilege('pgw_tenant', 'workflow.dispatcher_sessions', 'UPDATE'),
+          'tenants cannot see or touch the sessions');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,6 +4,7 @@ BEGIN;
 SELECT plan(23);
 
 SELECT workflow.ensure_app('ret');
+SELECT set_config('workflow.app_id', 'ret', true);  -- API functions act for the request's app only
 -- A run with one of everything, written straight into the tables (as the
 -- owner): status and age are what matter here, not how the run got there.
 CREATE FUNCTION pg_temp.run(id text, status text, age interval) RETURNS void
