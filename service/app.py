@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from . import dispatcher, keys, live
+from . import dispatcher, keys, live, retention
 from .auth import auth_middleware, authenticator_for
 from .config import Settings
 from .db import Database
@@ -34,6 +34,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     app.router.add_routes(queue_routes.routes)
     app.router.add_routes(run_actions.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
+    retention.setup(app)  # purge job (unless WF_RETENTION_INTERVAL_SECONDS=0): started on startup, stopped on shutdown
     return app
 
 

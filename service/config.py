@@ -81,3 +81,44 @@ class Settings:
     def multi_tenant(self) -> bool:
         """A service-account token file means we run in Kubernetes with many tenants."""
         return (self.k8s_service_account_dir / "token").exists()
+
+
+def _seconds(env: dict[str, str], name: str, default: float, unit: float = 1.0) -> float:
+    raw = env.get(name, "")
+    try:
+        value = float(raw) * unit if raw != "" else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {raw!r}")
+    return value
+
+
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """WF_RETENTION_* (README, Retention): ages in seconds; 0 keeps that kind of data forever."""
+
+    interval: float = 300.0  # 0: no retention job on this replica
+    runs: float = 30 * _DAY
+    dead_letters: float = 14 * _DAY
+    delivered: float = 3600.0  # the idempotency window (WF_QUEUE_RETENTION_SECONDS)
+    health_checks: float = 3600.0
+    batch: int = 500
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> RetentionSettings:
+        env = dict(os.environ if env is None else env)
+        settings = cls(
+            interval=_seconds(env, "WF_RETENTION_INTERVAL_SECONDS", cls.interval),
+            runs=_seconds(env, "WF_RETENTION_RUN_DAYS", cls.runs, _DAY),
+            dead_letters=_seconds(env, "WF_RETENTION_DEAD_LETTER_DAYS", cls.dead_letters, _DAY),
+            delivered=_seconds(env, "WF_QUEUE_RETENTION_SECONDS", cls.delivered),
+            health_checks=_seconds(env, "WF_RETENTION_HEALTH_CHECK_SECONDS", cls.health_checks),
+            batch=int(_seconds(env, "WF_RETENTION_BATCH", cls.batch)),
+        )
+        if not 1 <= settings.batch <= 100000:
+            raise ValueError("WF_RETENTION_BATCH must be between 1 and 100000")
+        return settings
