@@ -1,7 +1,12 @@
 # Shared set-up steps for scripts/run.sh and scripts/test.sh (sourced, not run).
 # Each step checks first and does nothing when it is already done.
 
-SYSTEM_PACKAGES=(postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl sqitch libdbd-pg-perl)
+# Debian packages, by purpose. The Dockerfile installs exactly RUNTIME_PACKAGES
+# (tests/test_dockerfile.py checks it): a container always has a DATABASE_URL.
+RUNTIME_PACKAGES=(postgresql-client-15 sqitch libdbd-pg-perl)  # psql + sqitch: migrations at start
+SERVER_PACKAGES=(postgresql-15)  # the embedded cluster (no DATABASE_URL) and the tests' database
+TEST_PACKAGES=(postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl)  # pgTAP, pg_prove
+SYSTEM_PACKAGES=("${RUNTIME_PACKAGES[@]}" "${SERVER_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

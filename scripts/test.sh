@@ -17,6 +17,9 @@ bash scripts/pgtap.sh
 echo "==> ruff"
 .venv/bin/ruff check service tests bench
 
+echo "==> hadolint (Dockerfile)"
+.venv/bin/hadolint Dockerfile
+
 echo "==> client World unit tests (clients/world, node --test)"
 require_node
 (cd clients/world && npm install --no-save --no-audit --no-fund --loglevel=error && npm test)
