@@ -13,6 +13,11 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
 
 
+def _list(value: str | None) -> tuple[str, ...]:
+    """A comma- or space-separated list."""
+    return tuple(part for part in (value or "").replace(",", " ").split() if part)
+
+
 def _default_data_dir() -> Path:
     # When run as root the embedded cluster runs as user postgres, which
     # cannot enter /root: keep its data under /var/lib instead.
@@ -36,6 +41,13 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     pool_min_size: int = 2
     pool_max_size: int = 20
+    # Multi-tenant mode: how long a successful TokenReview is trusted, and the cache bound.
+    auth_cache_seconds: float = 300.0
+    auth_cache_entries: int = 10_000
+    k8s_review_timeout: float = 5.0
+    # Outbound policy for deliveries (service/outbound.py): CIDR lists.
+    handler_allow_networks: tuple[str, ...] = ()
+    handler_deny_networks: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -55,6 +67,12 @@ class Settings:
             "max_body_bytes": int(env.get("WF_MAX_BODY_BYTES") or 32 * 1024 * 1024),
             "pool_min_size": int(env.get("WF_DB_POOL_MIN") or 2),
             "pool_max_size": int(env.get("WF_DB_POOL_MAX") or 20),
+            # Never longer than 5 minutes: a revoked token must stop working soon.
+            "auth_cache_seconds": min(300.0, float(env.get("WF_AUTH_CACHE_SECONDS") or 300)),
+            "auth_cache_entries": int(env.get("WF_AUTH_CACHE_ENTRIES") or 10_000),
+            "k8s_review_timeout": float(env.get("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS") or 5),
+            "handler_allow_networks": _list(env.get("WF_HANDLER_ALLOW_NETWORKS")),
+            "handler_deny_networks": _list(env.get("WF_HANDLER_DENY_NETWORKS")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ MULTI_TENANT = {
     "database": {"existingSecret": "wf-db", "existingSecretKey": "url"},
     "multiTenant": {"enabled": True, "adminServiceAccount": "platform:wf-admin",
                     "handlerAllowNetworks": "10.0.0.0/8,fd00::/8"},
+    "handlerDenyNetworks": "10.96.0.0/12",
     "migrations": {"job": {"enabled": True}},
     "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
     "podAntiAffinity": "hard",
@@ -87,6 +88,7 @@ def test_single_tenant_release() -> None:
     assert env["DATABASE_URL"] == {"secretKeyRef": {"name": secret["metadata"]["name"], "key": "DATABASE_URL"}}
     assert secret["stringData"]["DATABASE_URL"] == SINGLE_TENANT["database"]["url"]
     assert "K8S_ADMIN_SERVICE_ACCOUNT" not in env and "WF_HANDLER_ALLOW_NETWORKS" not in env
+    assert "WF_HANDLER_DENY_NETWORKS" not in env
     assert env["WF_ENABLE_POLLER"] == "true" and env["WF_DB_POOL_MAX"] == "20"
 
 
@@ -101,6 +103,7 @@ def test_multi_tenant_release() -> None:
     assert env["DATABASE_URL"] == {"secretKeyRef": {"name": "wf-db", "key": "url"}}
     assert env["K8S_ADMIN_SERVICE_ACCOUNT"] == "platform:wf-admin"
     assert env["WF_HANDLER_ALLOW_NETWORKS"] == "10.0.0.0/8,fd00::/8"
+    assert env["WF_HANDLER_DENY_NETWORKS"] == "10.96.0.0/12"
     assert env["WF_QUEUE_MAX_ATTEMPTS"] == "20"
     terms = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert terms[0]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]

@@ -20,7 +20,7 @@ def citus_section() -> str:
 
 def classified_tables() -> dict[str, str]:
     """table -> its Citus kind, from the section's table."""
-    rows = re.findall(r"^\| `workflow\.([a-z_]+)` \| ([a-z ]+?)(?: by `app_id`)? \|", citus_section(), flags=re.M)
+    rows = re.findall(r"^\| `workflow\.([a-z0-9_]+)` \| ([a-z ]+?)(?: by `app_id`)? \|", citus_section(), flags=re.M)
     return dict(rows)
 
 

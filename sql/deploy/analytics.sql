@@ -18,6 +18,11 @@
 --                    member of).
 --   pgw_analyst_all  member of pgw_analyst; sees every app.
 -- (Role names starting with pg_ are reserved by PostgreSQL, hence pgw_.)
+-- The analyst policies sit beside the privilege model's (tenant_policies):
+-- they are FOR SELECT and name only the analyst roles, so they widen nothing
+-- for pgw_tenant, pgw_api or pgw_service. workflow.analyst_apps is a tenant
+-- table like the others (forced row-level security, app_id): the service
+-- roles manage it, a tenant request sees only its own app's mappings.
 --
 -- API: none. SERVICE: none. INTERNAL: none (views, one table, policies).
 BEGIN;
@@ -52,13 +57,13 @@ CREATE TABLE workflow.analyst_apps (
 CREATE INDEX analyst_apps_by_app ON workflow.analyst_apps (app_id);
 COMMENT ON TABLE workflow.analyst_apps IS
   'Apps a member of pgw_analyst may read: a row (role, app) lets that role and every role that is a member of it '
-  'see the app''s rows through the workflow_analytics views. Maintained by the owner with INSERT/DELETE; rows of '
-  'roles that do not exist match nobody.';
+  'see the app''s rows through the workflow_analytics views. Maintained with INSERT/DELETE by a member of '
+  'pgw_service (the deploying role); rows of roles that do not exist match nobody.';
 COMMENT ON COLUMN workflow.analyst_apps.role_name IS 'A role (login or group) that is, or is a member of, pgw_analyst.';
 COMMENT ON COLUMN workflow.analyst_apps.app_id IS 'The app the role may read.';
 COMMENT ON COLUMN workflow.analyst_apps.granted_at IS 'When the mapping was added.';
 
-ALTER TABLE workflow.analyst_apps ENABLE ROW LEVEL SECURITY;
+SELECT workflow.enable_tenant_rls('workflow.analyst_apps');
 -- An analyst sees the mappings of the roles it is a member of (itself
 -- included); pg_has_role on an OID is false, not an error, for a role that
 -- is gone, so a stale row never breaks anyone's query.
@@ -75,7 +80,7 @@ DECLARE
 BEGIN
   FOREACH t IN ARRAY ARRAY['workflow.apps', 'workflow.runs', 'workflow.steps', 'workflow.events', 'workflow.hooks',
                            'workflow.waits', 'workflow.messages', 'workflow.deployment_versions',
-                           'workflow.handlers']::regclass[] LOOP
+                           'workflow.handlers', 'workflow.app_usage', 'workflow.k8s_bindings']::regclass[] LOOP
     EXECUTE format('CREATE POLICY analyst_mapped_apps ON %s FOR SELECT TO pgw_analyst '
                    'USING (app_id IN (SELECT m.app_id FROM workflow.analyst_apps m))', t);
     EXECUTE format('CREATE POLICY analyst_all_apps ON %s FOR SELECT TO pgw_analyst_all USING (true)', t);
@@ -84,7 +89,7 @@ END $$;
 
 -- Column privileges: the views read these, and only these (no run/step
 -- input or output, no event payloads, hook tokens or metadata, message
--- payloads or idempotency keys, handler URLs). Without USAGE on schema
+-- payloads or idempotency keys, handler URLs or source addresses). Without USAGE on schema
 -- workflow they are reachable only through the views.
 GRANT SELECT (app_id, max_runs, max_events_per_run, max_queue_per_minute, created_at) ON workflow.apps TO pgw_analyst;
 GRANT SELECT (app_id, run_id, status, deployment_id, workflow_name, spec_version, error, created_at, updated_at,
@@ -102,6 +107,8 @@ GRANT SELECT (app_id, message_seq, message_id, queue_name, kind, run_id, deploym
 GRANT SELECT (app_id, deployment_id, created_at, expired_at) ON workflow.deployment_versions TO pgw_analyst;
 GRANT SELECT (app_id, pod_id, deployment_version, registered_at, seen_at, refused_since, cooldown_until)
   ON workflow.handlers TO pgw_analyst;
+GRANT SELECT (app_id, active_runs) ON workflow.app_usage TO pgw_analyst;
+GRANT SELECT (app_id, namespace, service_account, created_at) ON workflow.k8s_bindings TO pgw_analyst;
 
 -- The views ------------------------------------------------------------------
 CREATE SCHEMA workflow_analytics;
@@ -113,14 +120,19 @@ COMMENT ON SCHEMA workflow_analytics IS
 GRANT USAGE ON SCHEMA workflow_analytics TO pgw_analyst;
 
 CREATE VIEW workflow_analytics.apps WITH (security_invoker = true) AS
-SELECT a.app_id, a.max_runs, a.max_events_per_run, a.max_queue_per_minute, a.created_at
-  FROM workflow.apps a;
-COMMENT ON VIEW workflow_analytics.apps IS 'Applications (tenants) the querying role may see, with their quotas.';
+SELECT a.app_id, a.max_runs, a.max_events_per_run, a.max_queue_per_minute, a.created_at,
+       coalesce(u.active_runs, 0) AS active_runs
+  FROM workflow.apps a
+  LEFT JOIN workflow.app_usage u ON u.app_id = a.app_id;
+COMMENT ON VIEW workflow_analytics.apps IS
+  'Applications (tenants) the querying role may see, with their quotas and the active runs counted against maxRuns.';
 COMMENT ON COLUMN workflow_analytics.apps.app_id IS 'Application id (/api/v1/apps/:appId).';
 COMMENT ON COLUMN workflow_analytics.apps.max_runs IS 'Quota: runs active at once.';
 COMMENT ON COLUMN workflow_analytics.apps.max_events_per_run IS 'Quota: events per run.';
 COMMENT ON COLUMN workflow_analytics.apps.max_queue_per_minute IS 'Quota: messages enqueued per minute.';
 COMMENT ON COLUMN workflow_analytics.apps.created_at IS 'When the app was created.';
+COMMENT ON COLUMN workflow_analytics.apps.active_runs IS
+  'Runs pending or running, as counted for the maxRuns quota (workflow.app_usage).';
 
 CREATE VIEW workflow_analytics.runs WITH (security_invoker = true) AS
 SELECT r.app_id, r.run_id, r.workflow_name, r.deployment_id, r.status,
@@ -262,6 +274,15 @@ COMMENT ON COLUMN workflow_analytics.handlers.registered_at IS 'First registrati
 COMMENT ON COLUMN workflow_analytics.handlers.seen_at IS 'Latest registration (heartbeat).';
 COMMENT ON COLUMN workflow_analytics.handlers.refused_since IS 'Refusing connections since (NULL: answering).';
 COMMENT ON COLUMN workflow_analytics.handlers.cooldown_until IS 'Gets no deliveries before this time.';
+
+CREATE VIEW workflow_analytics.k8s_bindings WITH (security_invoker = true) AS
+SELECT b.app_id, b.namespace, b.service_account, b.created_at FROM workflow.k8s_bindings b;
+COMMENT ON VIEW workflow_analytics.k8s_bindings IS
+  'Kubernetes service accounts (system:serviceaccount:<namespace>:<name>) allowed to act for each app.';
+COMMENT ON COLUMN workflow_analytics.k8s_bindings.app_id IS 'The app.';
+COMMENT ON COLUMN workflow_analytics.k8s_bindings.namespace IS 'Namespace of the service account.';
+COMMENT ON COLUMN workflow_analytics.k8s_bindings.service_account IS 'Name of the service account.';
+COMMENT ON COLUMN workflow_analytics.k8s_bindings.created_at IS 'When the binding was created.';
 
 CREATE VIEW workflow_analytics.analyst_apps WITH (security_invoker = true) AS
 SELECT m.role_name, m.app_id, m.granted_at FROM workflow.analyst_apps m;
@@ -437,7 +458,7 @@ COMMENT ON COLUMN workflow_analytics.deployment_stats.last_run_at IS 'Creation o
 
 GRANT SELECT ON workflow_analytics.apps, workflow_analytics.analyst_apps, workflow_analytics.runs, workflow_analytics.steps, workflow_analytics.events,
                 workflow_analytics.hooks, workflow_analytics.waits, workflow_analytics.messages,
-                workflow_analytics.deployment_versions, workflow_analytics.handlers,
+                workflow_analytics.deployment_versions, workflow_analytics.handlers, workflow_analytics.k8s_bindings,
                 workflow_analytics.workflow_stats, workflow_analytics.step_stats, workflow_analytics.queue_stats,
                 workflow_analytics.deployment_stats
    TO pgw_analyst;

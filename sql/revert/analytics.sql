@@ -7,7 +7,7 @@ DECLARE
 BEGIN
   FOREACH t IN ARRAY ARRAY['workflow.apps', 'workflow.runs', 'workflow.steps', 'workflow.events', 'workflow.hooks',
                            'workflow.waits', 'workflow.messages', 'workflow.deployment_versions',
-                           'workflow.handlers']::regclass[] LOOP
+                           'workflow.handlers', 'workflow.app_usage', 'workflow.k8s_bindings']::regclass[] LOOP
     EXECUTE format('DROP POLICY analyst_mapped_apps ON %s', t);
     EXECUTE format('DROP POLICY analyst_all_apps ON %s', t);
     -- revoking the table privilege revokes the column privileges too

@@ -1,7 +1,7 @@
 -- pgTAP: the workflow_analytics views over known data, and what the analyst
 -- roles may and may not see.
 BEGIN;
-SELECT plan(42);
+SELECT plan(49);
 
 -- Known data ------------------------------------------------------------------
 -- Inserted directly (as the owner) with chosen times; now() is fixed for the
@@ -148,11 +148,22 @@ SELECT is((SELECT expired_at IS NOT NULL FROM workflow_analytics.deployment_vers
             WHERE app_id = 'ana_a' AND deployment_id = 'v3'), true, 'deployment_versions: the expired version');
 SELECT is((SELECT count(*) FROM workflow_analytics.apps WHERE app_id LIKE 'ana\_%'), 3::bigint, 'apps: the owner sees all');
 SELECT workflow.ensure_app('ana_ev');
+SELECT set_config('workflow.app_id', 'ana_ev', true);  -- create_event is an API function: it acts for the request's app
 SELECT workflow.create_event('ana_ev', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'run_created', NULL,
   '{"deploymentId":"d","workflowName":"w","input":null}', 3);
 SELECT results_eq(
   $$ SELECT run_ordinal, event_type, event_id LIKE 'wevt\_%' FROM workflow_analytics.events WHERE app_id = 'ana_ev' $$,
   $$ VALUES (1, 'run_created', true) $$, 'events: the log without payloads');
+SELECT set_config('workflow.app_id', '', true);
+SELECT results_eq(
+  $$ SELECT app_id, active_runs FROM workflow_analytics.apps WHERE app_id IN ('ana_a', 'ana_b', 'ana_ev') ORDER BY 1 $$,
+  $$ VALUES ('ana_a', 2), ('ana_b', 0), ('ana_ev', 1) $$,
+  'apps: active runs as counted for maxRuns (pending and running)');
+SELECT workflow.bind_service_account('ana_a', 'shop', 'runner');
+SELECT results_eq(
+  $$ SELECT namespace, service_account FROM workflow_analytics.k8s_bindings WHERE app_id = 'ana_a' $$,
+  $$ VALUES ('shop', 'runner') $$, 'k8s_bindings: the service accounts bound to the app');
+SELECT workflow.bind_service_account('ana_b', 'other', 'runner');
 
 -- Every view runs as its caller -------------------------------------------
 SELECT is(
@@ -195,9 +206,13 @@ CREATE ROLE ana_dave NOLOGIN IN ROLE pgw_analyst;
 INSERT INTO workflow.analyst_apps (role_name, app_id)
 VALUES ('ana_alice', 'ana_a'), ('ana_team', 'ana_b'), ('ana_ghost_role_that_does_not_exist', 'ana_c');
 
--- tenant_policies will FORCE row-level security; that must not widen or
--- narrow what analysts see.
-ALTER TABLE workflow.runs FORCE ROW LEVEL SECURITY;
+-- The privilege model forces row-level security on every table: the
+-- analyst policies sit beside the tenant and service ones.
+SELECT is((SELECT array_agg(c.relname::text ORDER BY 1) FROM pg_class c
+            WHERE c.relnamespace = 'workflow'::regnamespace AND c.relkind = 'r'
+              AND c.relname IN ('analyst_apps', 'runs', 'app_usage', 'k8s_bindings')
+              AND c.relrowsecurity AND c.relforcerowsecurity),
+          ARRAY['analyst_apps', 'app_usage', 'k8s_bindings', 'runs'], 'row-level security is forced on analyst_apps too');
 
 SET LOCAL ROLE ana_alice;
 SELECT is((SELECT array_agg(app_id ORDER BY app_id) FROM workflow_analytics.apps), ARRAY['ana_a'],
@@ -208,6 +223,8 @@ SELECT is((SELECT array_agg(DISTINCT app_id) FROM workflow_analytics.workflow_st
 SELECT is((SELECT sum(dead_letters) FROM workflow_analytics.queue_stats), 2::numeric, '... and its dead letters');
 SELECT is((SELECT count(*) FROM workflow_analytics.deployment_stats), 4::bigint, '... and its versions');
 SELECT is((SELECT array_agg(app_id) FROM workflow_analytics.analyst_apps), ARRAY['ana_a'], '... and only its own mapping');
+SELECT is((SELECT array_agg(app_id || ':' || namespace) FROM workflow_analytics.k8s_bindings), ARRAY['ana_a:shop'],
+          '... and only its app''s service-account bindings');
 SELECT throws_ok($$ SELECT count(*) FROM workflow.runs $$, '42501', NULL, 'an analyst cannot read the tables directly');
 SELECT throws_ok($$ SELECT workflow.get_run('ana_a', 'r1') $$, '42501', NULL, 'an analyst cannot call a read function');
 SELECT throws_ok($$ SELECT workflow.create_event('ana_a', NULL, 'run_created', NULL, '{}', 3) $$, '42501', NULL,
@@ -239,6 +256,17 @@ SELECT throws_ok($$ SELECT count(*) FROM workflow_analytics.runs $$, '42501', NU
                  'the tenant role of API requests has no access to the analytics schema');
 SELECT is((SELECT count(*) FROM workflow.runs WHERE app_id = 'ana_b'), 0::bigint,
           'the analyst policies do not widen what a tenant request sees');
+SELECT is((SELECT array_agg(role_name::text) FROM workflow.analyst_apps), ARRAY['ana_alice'],
+          'a tenant request sees only its own app''s analyst mappings');
+SELECT throws_ok($$ INSERT INTO workflow.analyst_apps (role_name, app_id) VALUES ('ana_dave', 'ana_a') $$, '42501',
+                 NULL, 'nor can it add one');
+RESET ROLE;
+
+-- The service's own roles manage the mappings, for every app.
+SET LOCAL ROLE pgw_service;
+INSERT INTO workflow.analyst_apps (role_name, app_id) VALUES ('ana_dave', 'ana_b');
+SELECT is((SELECT count(*) FROM workflow.analyst_apps WHERE role_name LIKE 'ana\_%'), 4::bigint,
+          'pgw_service sees and adds mappings of every app');
 RESET ROLE;
 
 SELECT * FROM finish();
