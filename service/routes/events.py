@@ -27,8 +27,15 @@ async def create_event(request: web.Request) -> web.Response:
         "resolve_data": query_str(request, "resolveData") or expect_type(body, "resolveData", str, '"all" or "none"'),
         # The runtime's optimistic-concurrency snapshot (epoch ms); SQL answers 412 when it is stale.
         "state_updated_at": _state_updated_at(request, body),
+        # The queue message this event makes necessary, queued in the same transaction (SQL checks it).
+        "enqueue": _optional_json(body, "enqueue"),
     }
     return json_text(await tenant_call(request, "create_event", params))
+
+
+def _optional_json(body: dict[str, Any], key: str) -> Jsonb | None:
+    value = body.get(key)
+    return None if value is None else Jsonb(value)
 
 
 def _state_updated_at(request: web.Request, body: dict[str, Any]) -> int | None:
