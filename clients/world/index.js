@@ -7,6 +7,7 @@
 
 import { resolveConfig } from './lib/config.js';
 import { createTransport } from './lib/http.js';
+import { createPrequeue } from './lib/prequeue.js';
 import { createQueue } from './lib/queue.js';
 import { createRegistration } from './lib/registration.js';
 import { createStorage } from './lib/storage.js';
@@ -25,9 +26,11 @@ const WORKFLOW_HANDLER_PREFIX = /^__(?:[a-z][a-z0-9]*_)?wkf_workflow_$/;
 export function createWorld(options) {
   const config = resolveConfig(options);
   const transport = createTransport(config);
-  const storage = createStorage(transport, config.appBasePath);
+  // Without an app URL nothing is queued at all (queue() refuses), so nothing rides on events either.
+  const prequeue = createPrequeue({ deploymentId: config.deploymentId, enabled: Boolean(config.appUrl) });
+  const storage = createStorage(transport, config.appBasePath, prequeue);
   const streamer = createStreamer(transport, config.appBasePath);
-  const queue = createQueue(transport, config);
+  const queue = createQueue(transport, config, prequeue);
   const registration = createRegistration(transport, config);
   let closed = false;
 

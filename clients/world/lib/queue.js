@@ -28,8 +28,9 @@ export function noAppUrlError(queueName) {
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
  * @param {{ appBasePath: string, deploymentId: string, appUrl?: string }} config
+ * @param {ReturnType<typeof import('./prequeue.js').createPrequeue>} [prequeue]  messages sent with their events
  */
-export function createQueue(transport, { appBasePath, deploymentId, appUrl }) {
+export function createQueue(transport, { appBasePath, deploymentId, appUrl }, prequeue) {
   /** @type {ReturnType<typeof createLocalWorld> | undefined} */
   let localWorld;
 
@@ -45,6 +46,9 @@ export function createQueue(transport, { appBasePath, deploymentId, appUrl }) {
      */
     async queue(queueName, message, opts) {
       if (!appUrl) throw noAppUrlError(queueName);
+      // Already queued with the event that made it necessary, in the same transaction.
+      const queuedWithEvent = prequeue?.take(queueName, message, opts);
+      if (queuedWithEvent) return { messageId: queuedWithEvent };
       const body = {
         queueName,
         message,
@@ -73,7 +77,11 @@ export function createQueue(transport, { appBasePath, deploymentId, appUrl }) {
       // Only the handler of the local world is used: building it allocates
       // an idle undici agent and touches no disk; recovery is switched off.
       localWorld ??= createLocalWorld({ recoverActiveRuns: false });
-      const handle = localWorld.createQueueHandler(queueNamePrefix, handler);
+      const inContext = prequeue
+        ? (/** @type {any} */ message, /** @type {any} */ meta) =>
+            prequeue.runDelivery(meta?.queueName, message, () => handler(message, meta))
+        : handler;
+      const handle = localWorld.createQueueHandler(queueNamePrefix, inContext);
       if (!tracing) return handle;
       return async (/** @type {Request} */ req) => {
         const start = traceNow();

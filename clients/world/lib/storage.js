@@ -6,6 +6,7 @@
 
 import { reviveEntity, reviveEvent, revivePage } from './codec.js';
 import { queryString } from './http.js';
+import { trace, traceNow, tracing } from './trace.js';
 
 const seg = encodeURIComponent;
 
@@ -37,8 +38,9 @@ const HOOK_EVENTS = new Set(['hook_received', 'hook_disposed']);
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
  * @param {string} appBasePath  "/api/v1/apps/<appId>"
+ * @param {ReturnType<typeof import('./prequeue.js').createPrequeue>} [prequeue]  messages sent with their events
  */
-export function createStorage(transport, appBasePath) {
+export function createStorage(transport, appBasePath, prequeue) {
   const { request } = transport;
   const p = (path) => appBasePath + path;
 
@@ -87,13 +89,21 @@ export function createStorage(transport, appBasePath) {
       // The runtime's optimistic-concurrency snapshot (epoch ms of the latest
       // event it loaded) travels with the event; a stale one answers 412,
       // which errors.js turns into the runtime's PreconditionFailedError.
-      const body = params?.stateUpdatedAt === undefined ? data : { ...data, stateUpdatedAt: params.stateUpdatedAt };
+      let body = params?.stateUpdatedAt === undefined ? data : { ...data, stateUpdatedAt: params.stateUpdatedAt };
+      // The queue message the runtime will send after this event, queued by the
+      // service in the event's transaction (see prequeue.js).
+      const enqueue = prequeue ? await prequeue.messageFor(runId, data) : undefined;
+      if (enqueue) body = { ...body, enqueue };
       const notFound =
         HOOK_EVENTS.has(data?.eventType) && data.correlationId
           ? /** @type {const} */ ({ kind: 'hook', token: data.correlationId })
           : undefined;
       const headers = params?.requestId ? { 'x-request-id': params.requestId } : undefined;
-      return reviveEventResult(await request('POST', path, { body, headers, notFound }));
+      const start = tracing ? traceNow() : 0;
+      const result = reviveEventResult(await request('POST', path, { body, headers, notFound }));
+      if (tracing && result?.queued?.messageId) trace('queued', start, enqueue?.queueName, result.queued.messageId);
+      prequeue?.noteResult(runId, data, enqueue, result);
+      return result;
     },
     async get(runId, eventId, params) {
       const query = queryString({ resolveData: params?.resolveData });
