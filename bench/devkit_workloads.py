@@ -10,6 +10,10 @@ terminal — and reports the time from just before start() to the latest
   pg-workflow     a pg-workflow service on a fresh, migrated database; the app uses pg-workflow-world
   world-local     WORKFLOW_TARGET_WORLD=local (@workflow/world-local 4.4.1), data in a temp dir
   world-postgres  WORKFLOW_TARGET_WORLD=@workflow/world-postgres on a fresh database (schema by its `bootstrap`)
+  pgw-separate-queue  pg-workflow with PGW_WORLD_EVENT_MESSAGES=0: every queue message its own POST /queue
+                  (the state before the event_messages change), to measure it in the same run
+  memory          bench/memory_world.mjs: storage in Maps in the app, world-local's HTTP queue — the
+                  runtime's floor (SPEC §13), not durable, only what these workloads use
 
 Workloads (--only): noop, seq10, par10, conc20x10, seq110, and `profile`: the
 10-sequential-steps workload on pg-workflow again, with the client's request
@@ -53,8 +57,9 @@ from service import migrate
 from tests.e2e.conftest import ControlError, ensure_app_built, http_json
 from tests.pgw import Service, create_database, db_url, drop_database, free_port
 
-WORLDS = ("pg-workflow", "world-local", "world-postgres")
-BASELINES = ("world-local", "world-postgres")
+WORLDS = ("pg-workflow", "world-local", "world-postgres", "memory", "pgw-separate-queue")
+BASELINES = ("world-local", "world-postgres", "memory", "pgw-separate-queue")
+MEMORY_WORLD = Path(__file__).resolve().parent / "memory_world.mjs"
 
 
 @dataclass(frozen=True)
@@ -182,10 +187,12 @@ def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir:
                 extra_env: dict[str, str] | None = None, timed_service: bool = False) -> tuple[App, Service | None]:
     """The app on `world`, with whatever that World needs (service, database, data dir)."""
     service: Service | None = None
-    if world == "pg-workflow":
+    if world in ("pg-workflow", "pgw-separate-queue"):
         service = start_service(stack, workdir, timed=timed_service)
         env = {"WORKFLOW_TARGET_WORLD": "pg-workflow-world", "WORKFLOW_SERVICE_URL": service.url,
                "WORKFLOW_APP_ID": "default", "WORKFLOW_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}"}
+        if world == "pgw-separate-queue":
+            env["PGW_WORLD_EVENT_MESSAGES"] = "0"
     elif world == "world-local":
         data_dir = tempfile.mkdtemp(prefix="world-local-data-", dir=workdir)
         # `local` is the runtime's name for @workflow/world-local (the app's pinned 4.4.1): that package
@@ -202,6 +209,8 @@ def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir:
         if proc.returncode != 0:
             raise RuntimeError(f"world-postgres bootstrap failed:\n{proc.stdout}\n{proc.stderr}")
         env = {"WORKFLOW_TARGET_WORLD": "@workflow/world-postgres", "WORKFLOW_POSTGRES_URL": url}
+    elif world == "memory":
+        env = {"WORKFLOW_TARGET_WORLD": str(MEMORY_WORLD)}
     else:
         raise ValueError(world)
     return start_app(stack, app_dir, workdir, world, {**env, **(extra_env or {})}), service

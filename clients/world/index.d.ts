@@ -29,6 +29,12 @@ export interface WorldOptions {
   streamFlushIntervalMs?: number;
   /** Register handlers as soon as the runtime builds its queue handlers (default true). */
   autoStart?: boolean;
+  /**
+   * Send the message the runtime queues right after step_created / step_completed / step_failed with that event
+   * (the service queues it in the event's transaction) and answer the runtime's queue() from it: one request fewer
+   * per event. Env: PGW_WORLD_EVENT_MESSAGES=0 turns it off. Default true.
+   */
+  eventMessages?: boolean;
   /** Environment to read instead of process.env. */
   env?: Record<string, string | undefined>;
 }
@@ -47,6 +53,7 @@ export interface ResolvedConfig {
   readonly maxSockets: number;
   readonly streamFlushIntervalMs?: number;
   readonly autoStart: boolean;
+  readonly eventMessages: boolean;
 }
 
 export type PgWorkflowWorld = World &

@@ -27,7 +27,7 @@ export function createWorld(options) {
   const config = resolveConfig(options);
   const transport = createTransport(config);
   // Without an app URL nothing is queued at all (queue() refuses), so nothing rides on events either.
-  const prequeue = createPrequeue({ deploymentId: config.deploymentId, enabled: Boolean(config.appUrl) });
+  const prequeue = createPrequeue({ deploymentId: config.deploymentId, enabled: Boolean(config.appUrl) && config.eventMessages });
   const storage = createStorage(transport, config.appBasePath, prequeue);
   const streamer = createStreamer(transport, config.appBasePath);
   const queue = createQueue(transport, config, prequeue);

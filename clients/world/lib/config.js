@@ -18,6 +18,8 @@ import { DEFAULT_SERVICE_ACCOUNT_DIR } from './auth.js';
  * @property {number} [maxSockets] keep-alive pool size (default 64)
  * @property {number} [streamFlushIntervalMs] override the runtime's stream write batching
  * @property {boolean} [autoStart] register handlers when the runtime first builds a queue handler (default true)
+ * @property {boolean} [eventMessages] send the runtime's next queue message with the event that makes it
+ *   necessary (default true; env PGW_WORLD_EVENT_MESSAGES=0 turns it off, e.g. to measure its effect)
  * @property {NodeJS.ProcessEnv} [env] environment to read (default process.env)
  */
 
@@ -139,5 +141,6 @@ export function resolveConfig(options = {}) {
         ? undefined
         : numberOption(options.streamFlushIntervalMs, 'streamFlushIntervalMs', undefined),
     autoStart: options.autoStart ?? true,
+    eventMessages: options.eventMessages ?? env.PGW_WORLD_EVENT_MESSAGES !== '0',
   };
 }

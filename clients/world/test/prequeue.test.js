@@ -146,3 +146,17 @@ test('an event answered without queued (e.g. over the queue quota) leaves queue(
   assert.equal(sent('/queue').length, before + 1);
   await w.close();
 });
+
+test('eventMessages: false (PGW_WORLD_EVENT_MESSAGES=0) sends every message with its own POST /queue', async () => {
+  const w = createWorld({ serviceUrl: srv.url, appId: 'a', deploymentId: 'dpl_7', appUrl: 'http://127.0.0.1:9',
+                          env: { PGW_WORLD_EVENT_MESSAGES: '0' } });
+  assert.equal(w.config.eventMessages, false);
+  const before = sent('/queue').length;
+  await deliver(w, '__wkf_step_', '__wkf_step_add', stepMessage, async () => {
+    await w.events.create(RUN, { eventType: 'step_completed', correlationId: 'step_1', eventData: { result: 1 } });
+    assert.equal(sent('/events').at(-1).json.enqueue, undefined);
+    await w.queue('__wkf_workflow_wf', { runId: RUN, traceCarrier: {}, requestedAt: new Date() });
+  });
+  assert.equal(sent('/queue').length, before + 1);
+  await w.close();
+});
