@@ -11,15 +11,17 @@ from .auth import SingleTenant, tenant_middleware
 from .config import Settings
 from .db import Database
 from .errors import error_middleware
+from .openapi import routes as openapi_routes
 from .routes import events, health, hooks, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
+from .validate import request_guard
 
 log = logging.getLogger("pg_workflow")
 
 def make_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, tenant_middleware],
+        middlewares=[error_middleware, request_guard, tenant_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.SETTINGS] = settings
@@ -33,6 +35,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     live.setup(app, database_url)  # stream listener: started on startup, stopped on cleanup
     app.router.add_routes(queue_routes.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
+    app.router.add_routes(openapi_routes)  # /openapi.json and /docs, generated from the routes' declared schemas
     return app
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import keys
 from .errors import ApiError
+
+if TYPE_CHECKING:
+    from .validate import Args
 
 
 async def tenant_call(request: web.Request, name: str, params: dict[str, Any]) -> str:
@@ -74,3 +77,13 @@ def expect_type(
     if not isinstance(value, kind):
         raise ApiError(400, "WF_INVALID_REQUEST", f"{key} must be {what}")
     return value
+
+
+def page_args(args: Args) -> dict[str, Any]:
+    """The checked page parameters (schemas.PAGE_QUERY) under the names the SQL statements use."""
+    return {
+        "limit": args.query.get("limit"),
+        "cursor": args.query.get("cursor"),
+        "sort_order": args.query.get("sortOrder"),
+        "resolve_data": args.query.get("resolveData"),
+    }
