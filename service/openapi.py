@@ -49,7 +49,8 @@ def _operation_doc(op: Operation, operation_id: str) -> dict[str, Any]:
     if op.description:
         doc["description"] = op.description
     parameters = [_parameter(name, "path", schema.json_schema(), True) for name, schema in op.path_params.items()]
-    parameters += [_parameter(name, "query", schema.json_schema(), False) for name, schema in op.query.items()]
+    parameters += [_parameter(name, "query", _empty_is_absent(schema.json_schema()), False)
+                   for name, schema in op.query.items()]
     parameters += [_parameter(name, "header", schema.json_schema(), False) for name, schema in op.headers.items()]
     if parameters:
         doc["parameters"] = parameters
@@ -81,6 +82,12 @@ def _parameter(name: str, where: str, schema: dict[str, Any], required: bool) ->
     if "description" in schema:
         param["description"] = schema["description"]
     return param
+
+
+def _empty_is_absent(schema: dict[str, Any]) -> dict[str, Any]:
+    # ?cursor= counts as no cursor (service/validate.py): say so.
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}],
+            "description": (schema.get("description", "") + " (empty: as if absent)").strip()}
 
 
 def _body_schema(op: Operation, schema: dict[str, Any] | None) -> dict[str, Any]:

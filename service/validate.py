@@ -47,6 +47,10 @@ from .errors import ApiError
 from .schemas import ID, PATH_DEFAULTS, Schema, bad, check_text
 
 MAX_DEPTH = 64
+# The longest request line the server reads (aiohttp's default is 8190): the
+# longest ids the schemas allow, percent-encoded as UTF-8, must fit, so that
+# they get a JSON answer rather than the HTTP parser's plain-text 400.
+MAX_REQUEST_LINE = 32 * 1024
 OPERATION_ATTR = "__pgw_operation__"
 # Refusals any app-scoped route can answer (auth, unknown app, shape, overload).
 COMMON_ERRORS = (400, 401, 403, 404, 503)
