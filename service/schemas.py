@@ -268,30 +268,60 @@ class Json(Schema):
         self.description = description
 
     def check(self, value: Any, field: str) -> Any:
-        pending: list[tuple[Any, str]] = [(value, field)]
-        while pending:  # a loop, not recursion: payloads may be wide and deep
-            item, where = pending.pop()
-            if isinstance(item, str):
-                check_text(item, where)
-            elif isinstance(item, float):
-                if not math.isfinite(item):
-                    raise bad(where, "must be a finite number")
-            elif isinstance(item, list):
-                pending.extend((v, child(where, i)) for i, v in enumerate(item))
-            elif isinstance(item, dict):
-                if item.get("__type") == BINARY_TAG:
-                    self._binary.check(item, where)
-                    continue
-                for key, v in item.items():
-                    check_text(key, child(where, key))
-                    pending.append((v, child(where, key)))
+        # A loop, not recursion: payloads may be wide and deep. Containers are
+        # queued with where they sit; a path is spelled out only for a refusal.
+        self._scalar(value, field, None, None)
+        pending: list[tuple[Any, Any, str | int | None]] = []
+        if isinstance(value, list | dict):
+            pending.append((value, None, None))
+        while pending:
+            item, parent, key = pending.pop()
+            where = (parent, key)
+            if isinstance(item, list):
+                for i, v in enumerate(item):
+                    kind = type(v)
+                    if kind is int or kind is bool or v is None:
+                        continue  # the bulk of wide arrays: nothing to check
+                    if kind is list or kind is dict:
+                        pending.append((v, where, i))
+                    else:
+                        self._scalar(v, field, where, i)
+            elif item.get("__type") == BINARY_TAG:
+                self._binary.check(item, _path(field, parent, key))
+            else:
+                for k, v in item.items():
+                    if _BAD_TEXT.search(k):
+                        check_text(k, _path(field, where, k))
+                    if isinstance(v, list | dict):
+                        pending.append((v, where, k))
+                    elif isinstance(v, str | float):
+                        self._scalar(v, field, where, k)
         return value
+
+    @staticmethod
+    def _scalar(value: Any, field: str, parent: Any, key: str | int | None) -> None:
+        if isinstance(value, str):
+            if _BAD_TEXT.search(value):
+                check_text(value, _path(field, parent, key))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise bad(_path(field, parent, key), "must be a finite number")
 
     def json_schema(self) -> dict[str, Any]:
         return self.documented({})
 
 
 ANY_JSON = Json()
+
+
+def _path(field: str, parent: Any, key: str | int | None) -> str:
+    """The JSON path of a member found by Json.check: parent is (grandparent, its key) or None (the root)."""
+    keys: list[str | int] = []
+    while key is not None:
+        keys.append(key)
+        parent, key = parent
+    for k in reversed(keys):
+        field = child(field, k)
+    return field
 
 
 class Time(Schema):
@@ -465,6 +495,7 @@ class Tagged(Schema):
         self.tag, self.common, self.variants = tag, common, dict(variants)
         self.tag_schema = Text(enum=self.variants)
         self.description = description
+        self._merged = {name: self._merge(name) for name in self.variants}
 
     def check(self, value: Any, field: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -472,9 +503,9 @@ class Tagged(Schema):
         if value.get(self.tag) is None:
             raise bad(child(field, self.tag), "is required")
         tag = self.tag_schema.check(value[self.tag], child(field, self.tag))
-        return self._merged(tag).check(value, field)
+        return self._merged[tag].check(value, field)
 
-    def _merged(self, tag: str) -> Object:
+    def _merge(self, tag: str) -> Object:
         variant = self.variants[tag]
         return Object({**self.common.properties, **variant.properties, self.tag: Text(enum=[tag])},
                       required=(self.tag, *self.common.required, *variant.required),
@@ -483,7 +514,7 @@ class Tagged(Schema):
     def json_schema(self) -> dict[str, Any]:
         options = []
         for tag in self.variants:
-            doc = self._merged(tag).json_schema()
+            doc = self._merged[tag].json_schema()
             doc["properties"][self.tag] = {"const": tag}
             doc["title"] = tag
             options.append(doc)
