@@ -1,4 +1,10 @@
-"""Small request/response helpers shared by the routes (shape checks only)."""
+"""Small request/response helpers shared by the routes.
+
+Requests are checked by the operations routes declare (service/validate.py).
+read_json_object, query_str, query_int, page_params and expect_type are the
+older ad-hoc checks: no declared route uses them; they stay only until routes
+written in parallel branches are declared too, then they go.
+"""
 
 from __future__ import annotations
 
