@@ -124,8 +124,12 @@ class Text(Schema):
             raise bad(field, "must not be empty" if self.min_length == 1 else f"needs {self.min_length}+ characters")
         if self.max_length is not None and len(value) > self.max_length:
             raise bad(field, f"is longer than {self.max_length} characters")
-        if self._regex is not None and not self._regex.search(value):
-            raise bad(field, f"does not match {self.pattern}")
+        if self._regex is not None:
+            found = self._regex.search(value)
+            # As in JSON Schema (ECMA-262), a final $ is the end of the text:
+            # Python's would also match before a trailing newline.
+            if found is None or (self.pattern.endswith("$") and found.end() != len(value)):
+                raise bad(field, f"does not match {self.pattern}")
         return value
 
     def json_schema(self) -> dict[str, Any]:
@@ -334,8 +338,7 @@ class Time(Schema):
 
     def check(self, value: Any, field: str) -> Any:
         if isinstance(value, str):
-            match = _ISO_TIME.match(value)
-            if match is None or not _valid_calendar(value):
+            if _ISO_TIME.fullmatch(value) is None or not _valid_calendar(value):
                 raise bad(field, f"must be an ISO-8601 time such as 2026-01-31T12:00:00.000Z, not {value[:60]!r}")
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):

@@ -113,6 +113,9 @@ def cases(run: str) -> list[Case]:
         Case("CR/LF in a handler URL", "POST", "handlers",
              {**HANDLER, "endpoints": {**HANDLER["endpoints"], "workflow": "http://127.0.0.1:9/f\r\nX-Evil: 1"}},
              "endpoints.workflow"),
+        Case("trailing LF in a handler URL", "POST", "handlers",
+             {**HANDLER, "endpoints": {**HANDLER["endpoints"], "workflow": "http://127.0.0.1:9/f\n"}},
+             "endpoints.workflow"),
         Case("space in a handler URL", "POST", "handlers",
              {**HANDLER, "endpoints": {**HANDLER["endpoints"], "step": "http://127.0.0.1:9/ s"}}, "endpoints.step"),
         # headers and encodings

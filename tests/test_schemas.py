@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import ApiError
-from service.schemas import INT4_MAX, INT4_MIN, Binary, Integer, Json, Object, Text, Time
+from service.schemas import APP_ID, INT4_MAX, INT4_MIN, URL, Binary, Integer, Json, Object, Text, Time
 from service.validate import MAX_DEPTH, parse_json
 
 TEXT = st.text(alphabet=st.characters(codec=None, categories=None), max_size=20)  # includes NUL and surrogates
@@ -101,7 +101,8 @@ def test_time_accepts_iso_strings(moment: datetime) -> None:
 
 
 @pytest.mark.parametrize("value", ["infinity", "-infinity", "epoch", "now", "today", "tomorrow", "yesterday",
-                                   "allballs", "", "2026-02-30", "2026-01-01T24:00:00Z", "2026-01-01T10:00:00Q",
+                                   "allballs", "", "2026-02-30", "2026-01-01\n",
+                                   "2026-01-01T10:00:00Z\n", "2026-01-01T24:00:00Z", "2026-01-01T10:00:00Q",
                                    "January 1 2026", 1e300, float("nan"), True, None, {"t": 1}])
 def test_time_refuses_everything_else(value: Any) -> None:
     with pytest.raises(ApiError):
@@ -116,3 +117,17 @@ def test_objects_name_the_member_and_keep_unknown_ones() -> None:
         with pytest.raises(ApiError) as err:
             schema.check(value, "")
         assert err.value.meta == {"field": field}, value
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/f\n", "http://127.0.0.1/f\r\nX: 1", "http://a b/", "ftp://a/", "\nhttp://a/",
+                                 "http://a/\x7f", "http://a/\u2028"])
+def test_urls_have_no_whitespace_or_control_characters(url: str) -> None:
+    with pytest.raises(ApiError):
+        URL.check(url, "endpoints.workflow")
+    assert URL.check("http://127.0.0.1:3000/.well-known/workflow/v1/flow?x=1", "u")
+
+
+def test_patterns_end_at_the_end_of_the_text() -> None:
+    with pytest.raises(ApiError):
+        APP_ID.check("default\n", "path.appId")
+    assert APP_ID.check("default", "path.appId") == "default"

@@ -1,6 +1,6 @@
 -- pgTAP: strict_times — eventData times are ISO-8601 strings or epoch ms, nothing else.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 CREATE FUNCTION pg_temp.t(v jsonb) RETURNS timestamptz
 LANGUAGE sql AS $$ SELECT workflow.event_time(jsonb_build_object('resumeAt', v), 'resumeAt', true) $$;
@@ -31,6 +31,7 @@ SELECT throws_ok(pg_temp.t_sql('"allballs"'), 'PW400', NULL, 'allballs: 400');
 SELECT throws_ok(pg_temp.t_sql('"January 31 2026"'), 'PW400', NULL, 'a non-ISO date: 400');
 SELECT throws_ok(pg_temp.t_sql('"2026-02-30T00:00:00Z"'), 'PW400', NULL, 'a day that does not exist: 400');
 SELECT throws_ok(pg_temp.t_sql('""'), 'PW400', NULL, 'an empty string: 400');
+SELECT throws_ok(pg_temp.t_sql('"2026-01-31\n"'), 'PW400', NULL, 'a trailing newline: 400');
 SELECT throws_ok(pg_temp.t_sql('1e300'), 'PW400', NULL, 'epoch ms beyond the Date range: 400');
 SELECT throws_ok(pg_temp.t_sql('true'), 'PW400', NULL, 'a boolean: 400');
 SELECT throws_ok(pg_temp.t_sql('{"at": 1}'), 'PW400', NULL, 'an object: 400');
