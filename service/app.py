@@ -6,13 +6,13 @@ import logging
 
 from aiohttp import web
 
-from . import dispatcher, keys, live
-from .auth import SingleTenant, tenant_middleware
+from . import dispatcher, keys, live, retention
+from .auth import auth_middleware, authenticator_for
 from .config import Settings
 from .db import Database
 from .errors import error_middleware
 from .openapi import routes as openapi_routes
-from .routes import events, health, hooks, runs
+from .routes import admin, events, health, hooks, run_actions, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
 from .validate import request_guard
@@ -21,20 +21,22 @@ log = logging.getLogger("pg_workflow")
 
 def make_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, request_guard, tenant_middleware],
+        middlewares=[error_middleware, request_guard, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.SETTINGS] = settings
     app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size)
-    app[keys.AUTHORIZER] = SingleTenant()
-    for module in (health, events, runs, hooks):
+    app[keys.AUTHENTICATOR] = authenticator_for(settings)
+    for module in (health, events, runs, hooks, admin):
         app.router.add_routes(module.routes)
     app.on_startup.append(_open_database)
     app.on_cleanup.append(_close_database)
     app.router.add_routes(stream_routes.routes)
     live.setup(app, database_url)  # stream listener: started on startup, stopped on cleanup
     app.router.add_routes(queue_routes.routes)
+    app.router.add_routes(run_actions.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
+    retention.setup(app)  # purge job (unless WF_RETENTION_INTERVAL_SECONDS=0): started on startup, stopped on shutdown
     app.router.add_routes(openapi_routes)  # /openapi.json and /docs, generated from the routes' declared schemas
     return app
 
@@ -48,4 +50,5 @@ async def _open_database(app: web.Application) -> None:
 
 
 async def _close_database(app: web.Application) -> None:
+    await app[keys.AUTHENTICATOR].close()
     await app[keys.DB].close()

@@ -13,6 +13,11 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() not in ("0", "false", "no", "off")
 
 
+def _list(value: str | None) -> tuple[str, ...]:
+    """A comma- or space-separated list."""
+    return tuple(part for part in (value or "").replace(",", " ").split() if part)
+
+
 def _default_data_dir() -> Path:
     # When run as root the embedded cluster runs as user postgres, which
     # cannot enter /root: keep its data under /var/lib instead.
@@ -36,6 +41,13 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     pool_min_size: int = 2
     pool_max_size: int = 20
+    # Multi-tenant mode: how long a successful TokenReview is trusted, and the cache bound.
+    auth_cache_seconds: float = 300.0
+    auth_cache_entries: int = 10_000
+    k8s_review_timeout: float = 5.0
+    # Outbound policy for deliveries (service/outbound.py): CIDR lists.
+    handler_allow_networks: tuple[str, ...] = ()
+    handler_deny_networks: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -55,6 +67,12 @@ class Settings:
             "max_body_bytes": int(env.get("WF_MAX_BODY_BYTES") or 32 * 1024 * 1024),
             "pool_min_size": int(env.get("WF_DB_POOL_MIN") or 2),
             "pool_max_size": int(env.get("WF_DB_POOL_MAX") or 20),
+            # Never longer than 5 minutes: a revoked token must stop working soon.
+            "auth_cache_seconds": min(300.0, float(env.get("WF_AUTH_CACHE_SECONDS") or 300)),
+            "auth_cache_entries": int(env.get("WF_AUTH_CACHE_ENTRIES") or 10_000),
+            "k8s_review_timeout": float(env.get("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS") or 5),
+            "handler_allow_networks": _list(env.get("WF_HANDLER_ALLOW_NETWORKS")),
+            "handler_deny_networks": _list(env.get("WF_HANDLER_DENY_NETWORKS")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -63,3 +81,44 @@ class Settings:
     def multi_tenant(self) -> bool:
         """A service-account token file means we run in Kubernetes with many tenants."""
         return (self.k8s_service_account_dir / "token").exists()
+
+
+def _seconds(env: dict[str, str], name: str, default: float, unit: float = 1.0) -> float:
+    raw = env.get(name, "")
+    try:
+        value = float(raw) * unit if raw != "" else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, not {raw!r}")
+    return value
+
+
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """WF_RETENTION_* (README, Retention): ages in seconds; 0 keeps that kind of data forever."""
+
+    interval: float = 300.0  # 0: no retention job on this replica
+    runs: float = 30 * _DAY
+    dead_letters: float = 14 * _DAY
+    delivered: float = 3600.0  # the idempotency window (WF_QUEUE_RETENTION_SECONDS)
+    health_checks: float = 3600.0
+    batch: int = 500
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> RetentionSettings:
+        env = dict(os.environ if env is None else env)
+        settings = cls(
+            interval=_seconds(env, "WF_RETENTION_INTERVAL_SECONDS", cls.interval),
+            runs=_seconds(env, "WF_RETENTION_RUN_DAYS", cls.runs, _DAY),
+            dead_letters=_seconds(env, "WF_RETENTION_DEAD_LETTER_DAYS", cls.dead_letters, _DAY),
+            delivered=_seconds(env, "WF_QUEUE_RETENTION_SECONDS", cls.delivered),
+            health_checks=_seconds(env, "WF_RETENTION_HEALTH_CHECK_SECONDS", cls.health_checks),
+            batch=int(_seconds(env, "WF_RETENTION_BATCH", cls.batch)),
+        )
+        if not 1 <= settings.batch <= 100000:
+            raise ValueError("WF_RETENTION_BATCH must be between 1 and 100000")
+        return settings

@@ -90,3 +90,23 @@ STREAM_INFO = obj({"tailIndex": INT, "done": BOOL}, ("tailIndex", "done"))
 
 STATUS = obj({"status": {"const": "ok"}}, ("status",))
 READY = obj({"ready": BOOL, "checks": {"type": "object", "additionalProperties": BOOL}}, ("ready", "checks"))
+
+# Run actions (SPEC section 5)
+WAKE_UP = obj({"stoppedCount": INT}, ("stoppedCount",))
+TEMPLATE = obj({
+    "steps": {"type": "array", "items": obj({"stepName": TEXT, "order": INT, "parallelGroup": INT},
+                                            ("stepName", "order"))},
+    "hasHooks": BOOL, "hasWaits": BOOL, "sourceRunId": TEXT,
+}, ("steps", "hasHooks", "hasWaits", "sourceRunId"))
+
+# Admin API (SPEC section 8)
+QUOTAS = obj({"maxRuns": INT, "maxEventsPerRun": INT, "maxQueuePerMinute": INT},
+             ("maxRuns", "maxEventsPerRun", "maxQueuePerMinute"))
+APP = obj({"appId": TEXT, "createdAt": TIME, "quotas": QUOTAS}, ("appId", "createdAt", "quotas"))
+BINDING = obj({"appId": TEXT, "namespace": TEXT, "serviceAccount": TEXT, "createdAt": TIME},
+              ("appId", "namespace", "serviceAccount", "createdAt"))
+UNBOUND = obj({"deleted": {"const": True}}, ("deleted",))
+VERSION_STATUS = obj({"activeRuns": INT, "pendingHooks": INT, "pendingWaits": INT, "queuedMessages": INT},
+                     ("activeRuns", "pendingHooks", "pendingWaits", "queuedMessages"))
+VERSION_EXPIRED = obj({"cancelledRuns": INT, "deadLetteredMessages": INT, "removedHandlers": INT},
+                      ("cancelledRuns", "deadLetteredMessages", "removedHandlers"))

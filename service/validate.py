@@ -43,6 +43,7 @@ from typing import Any
 from aiohttp import web
 
 from . import keys
+from .auth import PUBLIC_PATHS
 from .errors import ApiError
 from .schemas import ID, PATH_DEFAULTS, Schema, bad, check_text
 
@@ -54,6 +55,8 @@ MAX_REQUEST_LINE = 32 * 1024
 OPERATION_ATTR = "__pgw_operation__"
 # Refusals any app-scoped route can answer (auth, unknown app, shape, overload).
 COMMON_ERRORS = (400, 401, 403, 404, 503)
+# Other routes behind authentication (the admin API's /api/v1/apps).
+AUTHENTICATED_ERRORS = (400, 401, 403, 503)
 
 _PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 # A JSON string (with its escapes) or one bracket: what nesting depth is made of.
@@ -89,7 +92,10 @@ class Operation:
 
     @property
     def error_statuses(self) -> list[int]:
-        common = COMMON_ERRORS if "{appId}" in self.openapi_path else (400,)
+        if "{appId}" in self.openapi_path:
+            common = COMMON_ERRORS
+        else:
+            common = (400,) if self.openapi_path in PUBLIC_PATHS else AUTHENTICATED_ERRORS
         extra = (413,) if self.body is not None else ()
         return sorted({*common, *extra, *self.errors})
 

@@ -118,6 +118,23 @@ def cases(run: str) -> list[Case]:
              "endpoints.workflow"),
         Case("space in a handler URL", "POST", "handlers",
              {**HANDLER, "endpoints": {**HANDLER["endpoints"], "step": "http://127.0.0.1:9/ s"}}, "endpoints.step"),
+        # the stateUpdatedAt precondition: epoch ms as a JSON integer (or query integer)
+        Case("stateUpdatedAt as text", "POST", events, ev("step_started", "s1", stateUpdatedAt="1700000000000"),
+             "stateUpdatedAt"),
+        Case("stateUpdatedAt beyond the Date range", "POST", events, ev("step_started", "s1", stateUpdatedAt=10**20),
+             "stateUpdatedAt"),
+        Case("stateUpdatedAt query not a number", "POST", f"{events}?stateUpdatedAt=soon", ev("step_started", "s1"),
+             "query.stateUpdatedAt"),
+        # run actions take no body; a workflow name is text
+        Case("a body for cancel", "POST", f"runs/{run}/cancel", {"reason": "x"}, "reason"),
+        Case("a body for wake-up", "POST", f"runs/{run}/wake-up", [1], ""),
+        Case("NUL in a workflow name", "GET", "workflows/a%00b/template", where="path.workflowName"),
+        # admin bodies (single-tenant mode: the caller is the admin)
+        Case("quota zero", "PUT", "quotas", {"maxRuns": 0}, "maxRuns"),
+        Case("quota fractional", "PUT", "quotas", {"maxEventsPerRun": 1.5}, "maxEventsPerRun"),
+        Case("unknown quota", "PUT", "quotas", {"maxRunz": 1}, "maxRunz"),
+        Case("binding without a service account", "POST", "k8s-binding", {"namespace": "ns"}, "serviceAccount"),
+        Case("unbinding naming nothing", "DELETE", "k8s-binding", None, "namespace"),
         # headers and encodings
         Case("x-stream-done not a flag", "PUT", f"runs/{run}/streams/s", {"data": "x"}, "header.x-stream-done",
              headers={"x-stream-done": "maybe"}),

@@ -6,31 +6,49 @@
 -- name: enqueue
 SELECT workflow.enqueue(ctx.app_id, %(queue_name)s, %(message)s, %(deployment_id)s,
                         %(idempotency_key)s, %(delay_seconds)s::numeric)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: register_handler
 SELECT workflow.register_handler(ctx.app_id, %(pod_id)s, %(deployment_version)s,
-                                 %(workflow_url)s, %(step_url)s, %(webhook_url)s)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+                                 %(workflow_url)s, %(step_url)s, %(webhook_url)s, %(source_address)s)::text
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: unregister_handler
 SELECT workflow.unregister_handler(ctx.app_id, %(pod_id)s)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: list_dead_letters
 SELECT workflow.list_dead_letters(ctx.app_id, %(limit)s, %(cursor)s, %(sort_order)s)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: retry_dead_letter
 SELECT workflow.retry_dead_letter(ctx.app_id, %(message_id)s)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: listen_queue
 -- The dispatcher's own connection; workflow.notify_queue sends on this channel.
 LISTEN workflow_queue;
 
+-- name: open_dispatcher_session
+-- On the dispatcher's LISTEN connection, which then holds the session's lock.
+-- Server-side keepalives: a peer that vanished without closing its socket
+-- releases the lock within about 25 s instead of the kernel's two hours.
+SELECT workflow.open_dispatcher_session(%(name)s), set_config('tcp_keepalives_idle', '10', false),
+       set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false);
+
+-- name: resume_dispatcher_session
+SELECT workflow.resume_dispatcher_session(%(session_id)s::integer), set_config('tcp_keepalives_idle', '10', false),
+       set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false);
+
+-- name: close_dispatcher_session
+SELECT workflow.close_dispatcher_session(%(session_id)s::integer);
+
+-- name: reap_dispatcher_sessions
+SELECT workflow.reap_dispatcher_sessions(%(grace_seconds)s::numeric);
+
 -- name: claim_messages
-SELECT workflow.claim_messages(%(limit)s::integer, %(lease_seconds)s::numeric, %(grace_seconds)s::numeric)::text;
+SELECT workflow.claim_messages(%(session_id)s::integer, %(limit)s::integer, %(lease_seconds)s::numeric,
+                               %(grace_seconds)s::numeric)::text;
 
 -- name: ack_messages
 SELECT workflow.ack_messages(%(results)s, %(max_attempts)s::integer, %(retry_base_seconds)s::numeric,

@@ -8,6 +8,7 @@ from psycopg.types.json import Jsonb
 from .. import responses
 from ..http import json_text, page_args, tenant_call
 from ..schemas import (
+    EPOCH_MS_LIMIT,
     ID,
     INT4_MAX,
     PAGE_QUERY,
@@ -53,10 +54,16 @@ EVENT_DATA: dict[str, Object] = {
 }
 _NEEDS_DATA = ("run_created", "step_created", "hook_created", "wait_created")
 
+# The run's state the runtime acted on (epoch ms): older than the run's latest
+# external event is a 412 (SQL decides).
+STATE_UPDATED_AT = Integer(minimum=0, maximum=EPOCH_MS_LIMIT,
+                           description="epoch ms of the run state the caller saw; stale: 412 WF_PRECONDITION_FAILED")
+
 EVENT_BODY = Tagged("eventType", Object({
     "correlationId": ID,
     "specVersion": Integer(minimum=0, maximum=INT4_MAX),
     "resolveData": RESOLVE_DATA,
+    "stateUpdatedAt": STATE_UPDATED_AT,
 }), {
     event_type: Object({"eventData": data}, required=("eventData",) if event_type in _NEEDS_DATA else ())
     for event_type, data in EVENT_DATA.items()
@@ -66,8 +73,8 @@ EVENT_BODY = Tagged("eventType", Object({
 @operation(routes, "POST", PREFIX + "/runs/{runId}/events", summary="Append an event (create_event)",
            path_params={"runId": Text(min_length=1, max_length=512,
                                       description='the run, or "null" for run_created (the server picks an id)')},
-           query={"resolveData": RESOLVE_DATA}, body=EVENT_BODY,
-           responses={200: responses.EVENT_RESULT}, errors=(409, 410, 425, 429), tags=("events",))
+           query={"resolveData": RESOLVE_DATA, "stateUpdatedAt": STATE_UPDATED_AT}, body=EVENT_BODY,
+           responses={200: responses.EVENT_RESULT}, errors=(409, 410, 412, 425, 429), tags=("events",))
 async def create_event(request: web.Request, args: Args) -> web.Response:
     body, run_id = args.body, args.path["runId"]
     event_data = body.get("eventData")
@@ -78,8 +85,15 @@ async def create_event(request: web.Request, args: Args) -> web.Response:
         "event_data": None if event_data is None else Jsonb(event_data),
         "spec_version": body.get("specVersion"),
         "resolve_data": args.query["resolveData"] or body.get("resolveData"),
+        # The runtime's optimistic-concurrency snapshot (epoch ms), from the body (as the client World
+        # sends it) or the query string; SQL answers 412 when it is stale.
+        "state_updated_at": _first(body.get("stateUpdatedAt"), args.query["stateUpdatedAt"]),
     }
     return json_text(await tenant_call(request, "create_event", params))
+
+
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
 
 
 @operation(routes, "GET", PREFIX + "/runs/{runId}/events", summary="A run's event log, a page at a time",

@@ -63,6 +63,8 @@ async def register_handler(request: web.Request, args: Args) -> web.Response:
         "workflow_url": endpoints["workflow"],
         "step_url": endpoints["step"],
         "webhook_url": endpoints.get("webhook"),
+        # Deliveries in multi-tenant mode go back only to this address (service/outbound.py).
+        "source_address": request.remote,
     }
     return json_text(await tenant_call(request, "register_handler", params), status=201)
 

@@ -7,8 +7,8 @@
 -- (service/schemas.py, ISO_TIME_PATTERN); this is the last line.
 --
 -- INTERNAL: workflow.event_time(jsonb, text, boolean) — called by
---   workflow.create_event (API) on tenant connections; CREATE OR REPLACE
---   keeps the privileges it already has.
+--   workflow.create_event (API); re-classified after CREATE OR REPLACE, which
+--   resets its privilege settings.
 BEGIN;
 
 CREATE OR REPLACE FUNCTION workflow.event_time(data jsonb, member text, required boolean) RETURNS timestamptz
@@ -50,5 +50,6 @@ COMMENT ON FUNCTION workflow.event_time(jsonb, text, boolean) IS
   'A time member of eventData: an ISO-8601 string or epoch milliseconds within ±8.64e15; 400 (WF_BAD_REQUEST, '
   'meta.field) for anything else — keywords such as infinity, epoch, now or tomorrow included — or when missing '
   'but required.';
+SELECT workflow.expose_internal('workflow.event_time(jsonb, text, boolean)');
 
 COMMIT;

@@ -21,5 +21,6 @@ EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_tex
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION workflow.event_time(jsonb, text, boolean) IS 'A time member of eventData (ISO string or epoch ms); 400 when malformed or missing but required.';
+SELECT workflow.expose_internal('workflow.event_time(jsonb, text, boolean)');
 
 COMMIT;

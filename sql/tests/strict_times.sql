@@ -40,6 +40,7 @@ SELECT throws_ok($$ SELECT workflow.event_time('{}', 'resumeAt', true) $$, 'PW40
 
 -- through create_event: refused and nothing written
 SELECT workflow.ensure_app('tap_times');
+SELECT set_config('workflow.app_id', 'tap_times', false);
 SELECT workflow.create_event('tap_times', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'run_created', NULL,
   '{"deploymentId":"d","workflowName":"w","input":null}', 3);
 SELECT throws_ok($$ SELECT workflow.create_event('tap_times', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'wait_created', 'w1',
