@@ -39,6 +39,11 @@ COMMENT ON TABLE workflow.dispatcher_sessions IS
   'that raced with the reap is handed back too). See docs/state-machines.md.';
 COMMENT ON COLUMN workflow.dispatcher_sessions.name IS 'The replica (host:port): a restart under the same name takes over its dead session at once.';
 COMMENT ON COLUMN workflow.dispatcher_sessions.pid IS 'Backend pid of the connection holding the lock (join pg_stat_activity); informative only.';
+COMMENT ON COLUMN workflow.dispatcher_sessions.session_id IS 'Session id: the key of its advisory lock and the value claims record in messages.claimed_by.';
+COMMENT ON COLUMN workflow.dispatcher_sessions.backend_start IS 'backend_start of the lock-holding connection (with pid, names it in pg_stat_activity).';
+COMMENT ON COLUMN workflow.dispatcher_sessions.opened_at IS 'When the session was opened.';
+COMMENT ON COLUMN workflow.dispatcher_sessions.lost_at IS 'When a reaper found the session''s lock free; NULL while live (a resume clears it).';
+COMMENT ON COLUMN workflow.dispatcher_sessions.reaped_at IS 'When its claims were handed back; a reaped session cannot claim or resume.';
 
 ALTER TABLE workflow.messages ADD COLUMN claimed_by integer;
 COMMENT ON COLUMN workflow.messages.claimed_by IS
