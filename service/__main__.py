@@ -15,6 +15,7 @@ from .app import make_app
 from .config import Settings
 from .embedded import EmbeddedPostgres
 from .migrate import StartupError
+from .validate import MAX_REQUEST_LINE
 
 log = logging.getLogger("pg_workflow")
 
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
             access_log.setLevel(logging.WARNING)
         log.info("pg-workflow listening on http://%s:%s", settings.host, settings.port)
         web.run_app(make_app(settings, url), host=settings.host, port=settings.port, print=None,
-                    access_log=access_log, handle_signals=True)
+                    access_log=access_log, handle_signals=True,
+                    max_line_size=MAX_REQUEST_LINE)  # long ids, percent-encoded, still reach validation
     except StartupError as exc:
         print(f"pg-workflow: {exc}", file=sys.stderr)
         sys.exit(2)

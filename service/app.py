@@ -11,15 +11,17 @@ from .auth import auth_middleware, authenticator_for
 from .config import Settings
 from .db import Database
 from .errors import error_middleware
+from .openapi import routes as openapi_routes
 from .routes import admin, events, health, hooks, run_actions, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
+from .validate import request_guard
 
 log = logging.getLogger("pg_workflow")
 
 def make_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[error_middleware, request_guard, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.SETTINGS] = settings
@@ -35,6 +37,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     app.router.add_routes(run_actions.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
     retention.setup(app)  # purge job (unless WF_RETENTION_INTERVAL_SECONDS=0): started on startup, stopped on shutdown
+    app.router.add_routes(openapi_routes)  # /openapi.json and /docs, generated from the routes' declared schemas
     return app
 
 

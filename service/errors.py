@@ -94,7 +94,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             return error_response(ApiError(500, "WF_INTERNAL", "internal database error"))
         return error_response(err)
     except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(ApiError(413, "WF_TOO_LARGE", f"request body too large: {exc.text}"))
+        return error_response(ApiError(413, "WF_PAYLOAD_TOO_LARGE", f"request body too large: {exc.text}"))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -102,7 +102,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         message = exc.reason if exc.status in (404, 405) else (exc.text or exc.reason)
         if exc.status == 404:
             message = f"no route for {request.method} {request.path}"
-        return error_response(ApiError(exc.status, code, message))
+        response = error_response(ApiError(exc.status, code, message))
+        if "Allow" in exc.headers:  # a 405 says which methods the path has (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(ApiError(500, "WF_INTERNAL", "internal error"))
