@@ -1,0 +1,49 @@
+-- pgTAP: workflow.metrics_snapshot — the gauges and the dead-letter counter /metrics reads.
+BEGIN;
+SELECT plan(12);
+
+SELECT workflow.ensure_app('mx');
+CREATE FUNCTION pg_temp.snap(k text) RETURNS numeric
+LANGUAGE sql AS $$ SELECT (workflow.metrics_snapshot() ->> k)::numeric $$;
+CREATE TEMP TABLE before AS SELECT workflow.metrics_snapshot() AS s;
+CREATE FUNCTION pg_temp.delta(k text) RETURNS numeric
+LANGUAGE sql AS $$ SELECT pg_temp.snap(k) - (SELECT (s ->> k)::numeric FROM before) $$;
+
+SELECT is(ARRAY(SELECT jsonb_object_keys(workflow.metrics_snapshot()) ORDER BY 1),
+          ARRAY['activeRuns', 'deadLetteredTotal', 'deadLetters', 'queueHeld', 'queueLagSeconds', 'queueWaiting'],
+          'the snapshot has its six figures');
+SELECT ok(NOT has_function_privilege('pgw_tenant', 'workflow.metrics_snapshot()', 'EXECUTE'),
+          'tenants cannot read cross-app figures');
+
+-- Active runs: pending and running count, finished ones do not.
+SELECT workflow.create_event('mx', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FA1', 'run_created', NULL,
+                             '{"deploymentId":"d","workflowName":"w","input":null}', 3);
+SELECT workflow.create_event('mx', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FA2', 'run_created', NULL,
+                             '{"deploymentId":"d","workflowName":"w","input":null}', 3);
+SELECT is(pg_temp.delta('activeRuns'), 2::numeric, 'two new runs are active');
+SELECT workflow.create_event('mx', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FA2', 'run_cancelled', NULL, NULL, 3);
+SELECT is(pg_temp.delta('activeRuns'), 1::numeric, 'a cancelled run is no longer active');
+
+-- Queue depth: due (queued or claimed) and held (no live handler of its version).
+SELECT workflow.enqueue('mx', '__wkf_step_m', '{"n":1}', 'mv1', 'm1', NULL);
+SELECT is(pg_temp.delta('queueWaiting'), 1::numeric, 'an enqueued message waits to be delivered');
+SELECT workflow.claim_messages(10, 30, 60);
+SELECT is(ARRAY[pg_temp.delta('queueHeld'), pg_temp.delta('queueWaiting')], ARRAY[1, 0]::numeric[],
+          'a claim without a live handler holds it');
+SELECT workflow.register_handler('mx', 'pod-m', 'mv1', 'http://m/flow', 'http://m/step');
+SELECT is(pg_temp.delta('queueHeld'), 0::numeric, 'registration releases it');
+SELECT ok(pg_temp.snap('queueLagSeconds') >= 0, 'queue lag is never negative');
+
+-- Dead letters: every way into ''dead'' counts once.
+SELECT workflow.claim_messages(10, 30, 60);
+SELECT workflow.ack_messages(jsonb_agg(jsonb_build_object('seq', message_seq, 'attempt', attempt, 'podId', pod_id,
+                                                          'outcome', 'failed', 'error', 'HTTP 500')), 1)
+  FROM workflow.messages WHERE app_id = 'mx' AND status = 'claimed';
+SELECT is(pg_temp.delta('deadLetters'), 1::numeric, 'the failed message is a dead letter');
+SELECT is(pg_temp.delta('deadLetteredTotal'), 1::numeric, 'dead-lettering is counted');
+SELECT is(pg_temp.delta('queueWaiting'), 0::numeric, 'a dead letter no longer waits');
+SELECT workflow.retry_dead_letter('mx', (SELECT message_id FROM workflow.messages WHERE idempotency_key = 'm1'));
+SELECT is(pg_temp.delta('deadLetteredTotal'), 1::numeric, 'a retried dead letter keeps the counter (it only grows)');
+
+SELECT * FROM finish();
+ROLLBACK;
