@@ -6,24 +6,33 @@ import logging
 
 from aiohttp import web
 
-from . import dispatcher, keys, live
+from . import dispatcher, keys, live, metrics, observe
 from .auth import SingleTenant, tenant_middleware
 from .config import Settings
-from .db import Database
+from .db import Database, Limits
 from .errors import error_middleware
 from .routes import events, health, hooks, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
+from .timeouts import body_deadline
 
 log = logging.getLogger("pg_workflow")
 
 def make_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, tenant_middleware],
+        middlewares=[
+            observe.middleware(settings.access_log),  # outermost: sees every final status, times everything
+            error_middleware,
+            body_deadline(settings.body_timeout, settings.max_body_bytes),
+            tenant_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app[keys.SETTINGS] = settings
-    app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size)
+    limits = Limits(pool_timeout=settings.pool_timeout, connect_timeout=settings.connect_timeout,
+                    statement_timeout=settings.statement_timeout, lock_timeout=settings.lock_timeout)
+    app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size, limits)
+    app.on_response_prepare.append(observe.echo_request_id)
     app[keys.AUTHORIZER] = SingleTenant()
     for module in (health, events, runs, hooks):
         app.router.add_routes(module.routes)
@@ -33,6 +42,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     live.setup(app, database_url)  # stream listener: started on startup, stopped on cleanup
     app.router.add_routes(queue_routes.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
+    metrics.setup(app)  # GET /metrics
     return app
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import select
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from .errors import ApiError, db_unavailable
 from .queries import QUERIES
 
 log = logging.getLogger("pg_workflow.db")
@@ -15,23 +18,90 @@ log = logging.getLogger("pg_workflow.db")
 TENANT_ROLE = "pgw_tenant"
 # Tenant statements scope themselves: FROM workflow.request_context(%(app_id)s) AS ctx.
 _SCOPED = "workflow.request_context(%(app_id)s)"
+# TCP keepalives notice a silently dead server; the libpq defaults never would.
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+# A pool gives up re-adding a lost connection after this long; the next request
+# then connects at once instead of waiting out an ever longer backoff, so the
+# service is back within moments of PostgreSQL.
+_RECONNECT_GIVE_UP_SECONDS = 5.0
+# Readiness probes have short timeouts of their own: answer "not ready" before them.
+_READINESS_WAIT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a request may wait for a connection, a lock and its statement (seconds; 0 = no limit)."""
+
+    pool_timeout: float = 5.0
+    connect_timeout: int = 5
+    statement_timeout: float = 15.0
+    lock_timeout: float = 2.0
+
+
+class _PoolHealth:
+    """Whether a pool's most recent connection attempts failed (database unreachable) or not (just busy)."""
+
+    def __init__(self) -> None:
+        self.pool: AsyncConnectionPool[Any] | None = None
+        self._errors_when_last_connected = 0
+
+    def connected(self) -> None:
+        if self.pool is not None:
+            self._errors_when_last_connected = self.pool.get_stats().get("connections_errors", 0)
+
+    @property
+    def failing(self) -> bool:
+        if self.pool is None:
+            return False
+        return self.pool.get_stats().get("connections_errors", 0) > self._errors_when_last_connected
+
+
+async def _check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The pool's check before lending a connection, without a round trip in the common case.
+
+    An idle connection receives nothing unless the server is closing it
+    (restart, admin termination, idle timeout): then its socket is readable
+    and a real round trip finds out, so the pool discards it and the request
+    gets a working connection instead of an error.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("connection is closed")
+    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    if readable:
+        await conn.execute("")
 
 
 class Database:
     """Two pools: tenant connections (role pgw_tenant, row-level security
-    applies) for API requests, and the service's own for start-up and the
-    dispatcher. ``call`` is how every request reaches SQL."""
+    applies, per-statement lock and statement timeouts) for API requests, and
+    the service's own for start-up, readiness, metrics and the dispatcher.
+    ``call`` is how every request reaches SQL."""
 
-    def __init__(self, url: str, min_size: int = 2, max_size: int = 20) -> None:
+    def __init__(self, url: str, min_size: int = 2, max_size: int = 20, limits: Limits | None = None) -> None:
         self.url = url
-        kwargs = {"autocommit": True, "application_name": "pg-workflow"}
-        self.pool = AsyncConnectionPool(
-            url, min_size=min_size, max_size=max_size, kwargs=kwargs, configure=_become_tenant,
-            open=False, name="pg-workflow-tenant",
+        self.limits = limits or Limits()
+        kwargs = {"autocommit": True, "application_name": "pg-workflow",
+                  "connect_timeout": self.limits.connect_timeout, **_KEEPALIVE}
+        self._tenant_health = _PoolHealth()
+        self._admin_health = _PoolHealth()
+        # Set once per connection, so the timeouts cost no round trip per request.
+        self._tenant_setup = (
+            f"SET ROLE {TENANT_ROLE}; "
+            f"SET statement_timeout = {int(self.limits.statement_timeout * 1000)}; "
+            f"SET lock_timeout = {int(self.limits.lock_timeout * 1000)}"
         )
-        self.admin_pool = AsyncConnectionPool(
-            url, min_size=1, max_size=max(4, max_size // 4), kwargs=kwargs, open=False, name="pg-workflow-admin",
+        common = {"kwargs": kwargs, "open": False, "check": _check_idle_connection,
+                  "timeout": self.limits.pool_timeout, "reconnect_timeout": _RECONNECT_GIVE_UP_SECONDS}
+        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=min_size, max_size=max_size, configure=self._become_tenant,
+            name="pg-workflow-tenant", **common,  # type: ignore[arg-type]
         )
+        self.admin_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=1, max_size=max(4, max_size // 4), configure=self._admin_connected,
+            name="pg-workflow-admin", **common,  # type: ignore[arg-type]
+        )
+        self._tenant_health.pool = self.pool
+        self._admin_health.pool = self.admin_pool
 
     async def open(self) -> None:
         await self.admin_pool.open(wait=True, timeout=30)
@@ -40,6 +110,13 @@ class Database:
     async def close(self) -> None:
         await self.pool.close()
         await self.admin_pool.close()
+
+    async def _become_tenant(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute(self._tenant_setup)
+        self._tenant_health.connected()
+
+    async def _admin_connected(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._admin_health.connected()
 
     async def call(self, name: str, params: dict[str, Any], app_id: str | None = None) -> Any:
         """Run query ``name`` and return the first column of its first row."""
@@ -54,24 +131,58 @@ class Database:
         """
         query = QUERIES[name]
         if app_id is None:
-            async with self.admin_pool.connection() as conn:
+            async with _Lend(self.admin_pool, self._admin_health) as conn:
                 return await (await conn.execute(query, params)).fetchone()
         if _SCOPED not in query:
             raise ValueError(f"query {name!r} is used for a tenant but does not select FROM {_SCOPED}")
-        async with self.pool.connection() as conn:
+        async with _Lend(self.pool, self._tenant_health) as conn:
             return await (await conn.execute(query, {**params, "app_id": app_id})).fetchone()
 
     async def admin_call(self, name: str, params: dict[str, Any]) -> Any:
         """Like ``call`` but as the service's own role (start-up, dispatcher bookkeeping)."""
         return await self.call(name, params, app_id=None)
 
-    async def ready(self) -> bool:
+    async def readiness(self) -> tuple[bool, str | None]:
+        """(ready, reason): the database answers and the schema is deployed, found out within moments."""
         try:
-            return bool(await self.admin_call("schema_ready", {}))
+            async with _Lend(self.admin_pool, self._admin_health, _READINESS_WAIT_SECONDS) as conn:
+                deployed = (await (await conn.execute(QUERIES["schema_ready"])).fetchone() or (False,))[0]
+            if not deployed:
+                return False, "schema not deployed (workflow.create_event is missing)"
+        except ApiError as err:
+            return False, err.message
         except (psycopg.Error, OSError) as exc:
-            log.warning("readiness check failed: %s", exc)
-            return False
+            return False, f"database error: {_one_line(exc)}"
+        return True, None
 
 
-async def _become_tenant(conn: psycopg.AsyncConnection[Any]) -> None:
-    await conn.execute(f"SET ROLE {TENANT_ROLE}")
+class _Lend:
+    """``async with``: a pooled connection, or 503 when none comes within the pool timeout.
+
+    The answer says why: WF_DB_UNAVAILABLE when the pool's recent connection
+    attempts failed, WF_BUSY when every connection is simply in use.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any], health: _PoolHealth, timeout: float | None = None) -> None:
+        self._pool = pool
+        self._health = health
+        self._timeout = timeout
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        try:
+            self._conn = await self._pool.getconn(self._timeout)
+        except PoolTimeout:
+            if self._health.failing:
+                raise db_unavailable("no database connection could be opened") from None
+            raise ApiError(503, "WF_BUSY", "all database connections are busy; retry shortly",
+                           {"retryAfter": 1}) from None
+        return self._conn
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            await self._pool.putconn(self._conn)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
+from .. import metrics
 from ..http import expect_type, json_text, page_params, query_str, read_json_object, tenant_call
 
 routes = web.RouteTableDef()
@@ -24,7 +25,9 @@ async def create_event(request: web.Request) -> web.Response:
         "spec_version": expect_type(body, "specVersion", int, "an integer"),
         "resolve_data": query_str(request, "resolveData") or expect_type(body, "resolveData", str, '"all" or "none"'),
     }
-    return json_text(await tenant_call(request, "create_event", params))
+    result = await tenant_call(request, "create_event", params)
+    metrics.event_created(params["event_type"])
+    return json_text(result)
 
 
 @routes.get(PREFIX + "/runs/{runId}/events")
