@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import select
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,19 +57,25 @@ class _PoolHealth:
         return self.pool.get_stats().get("connections_errors", 0) > self._errors_when_last_connected
 
 
-async def _check_idle_connection(conn: psycopg.AsyncConnection[Any]) -> None:
-    """The pool's check before lending a connection, without a round trip in the common case.
+async def _still_usable(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether a pooled connection still works, without a round trip in the common case.
 
     An idle connection receives nothing unless the server is closing it
     (restart, admin termination, idle timeout): then its socket is readable
-    and a real round trip finds out, so the pool discards it and the request
-    gets a working connection instead of an error.
+    and one round trip finds out. (psycopg_pool's own ``check=`` would work
+    too, but it sleeps 1 s, 2 s, 4 s… between failed checks, so after a
+    restart a request would wait out a backoff per dead connection.)
     """
     if conn.closed or conn.broken:
-        raise psycopg.OperationalError("connection is closed")
+        return False
     readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    if readable:
+    if not readable:
+        return True
+    try:
         await conn.execute("")
+    except psycopg.Error:
+        return False
+    return True
 
 
 class Database:
@@ -90,8 +97,8 @@ class Database:
             f"SET statement_timeout = {int(self.limits.statement_timeout * 1000)}; "
             f"SET lock_timeout = {int(self.limits.lock_timeout * 1000)}"
         )
-        common = {"kwargs": kwargs, "open": False, "check": _check_idle_connection,
-                  "timeout": self.limits.pool_timeout, "reconnect_timeout": _RECONNECT_GIVE_UP_SECONDS}
+        common = {"kwargs": kwargs, "open": False, "timeout": self.limits.pool_timeout,
+                  "reconnect_timeout": _RECONNECT_GIVE_UP_SECONDS}
         self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             url, min_size=min_size, max_size=max_size, configure=self._become_tenant,
             name="pg-workflow-tenant", **common,  # type: ignore[arg-type]
@@ -170,14 +177,22 @@ class _Lend:
         self._conn: psycopg.AsyncConnection[Any] | None = None
 
     async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        deadline = time.monotonic() + (self._pool.timeout if self._timeout is None else self._timeout)
         try:
-            self._conn = await self._pool.getconn(self._timeout)
+            # After a restart every idle connection is dead: discard each (the pool
+            # replaces it in the background) until a live or new one comes.
+            while True:
+                conn = await self._pool.getconn(max(deadline - time.monotonic(), 0.001))
+                if await _still_usable(conn):
+                    self._conn = conn
+                    return conn
+                log.info("discarding a pooled connection the server closed")
+                await self._pool.putconn(conn)
         except PoolTimeout:
             if self._health.failing:
                 raise db_unavailable("no database connection could be opened") from None
             raise ApiError(503, "WF_BUSY", "all database connections are busy; retry shortly",
                            {"retryAfter": 1}) from None
-        return self._conn
 
     async def __aexit__(self, *exc: object) -> None:
         if self._conn is not None:
