@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -168,12 +168,13 @@ METRICS_KEY = web.AppKey("metrics", Any)
 class Exposition:
     """What GET /metrics renders for one app."""
 
-    def __init__(self, db: Database, cache_seconds: float) -> None:
+    def __init__(self, db: Database, cache_seconds: float, multiproc_dir: Path | None) -> None:
         self.database = DatabaseGauges(db, cache_seconds)
         self._live = (self.database, PoolGauges(db))
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if multiproc_dir is not None:
+            # prometheus-client itself reads PROMETHEUS_MULTIPROC_DIR when it is imported.
             self.registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(self.registry)
+            multiprocess.MultiProcessCollector(self.registry, str(multiproc_dir))
         else:
             self.registry = REGISTRY  # this process's counters plus process and platform metrics
 
@@ -197,7 +198,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     """GET /metrics; the database and pool collectors live as long as the app."""
-    exposition = Exposition(app[keys.DB], app[keys.SETTINGS].metrics_cache_seconds)
+    settings = app[keys.SETTINGS]
+    exposition = Exposition(app[keys.DB], settings.metrics_cache_seconds, settings.prometheus_multiproc_dir)
     app[METRICS_KEY] = exposition
     app.router.add_get("/metrics", metrics)
 
