@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from .errors import ApiError, db_unavailable
+from .errors import DatabaseUnreachable, PoolBusy, from_database
 from .queries import QUERIES
 
 log = logging.getLogger("pg_workflow.db")
@@ -156,18 +156,20 @@ class Database:
                 deployed = (await (await conn.execute(QUERIES["schema_ready"])).fetchone() or (False,))[0]
             if not deployed:
                 return False, "schema not deployed (workflow.create_event is missing)"
-        except ApiError as err:
-            return False, err.message
-        except (psycopg.Error, OSError) as exc:
+        except psycopg.Error as exc:
+            err = from_database(exc)
+            return False, err.message if err is not None else f"database error: {_one_line(exc)}"
+        except OSError as exc:
             return False, f"database error: {_one_line(exc)}"
         return True, None
 
 
 class _Lend:
-    """``async with``: a pooled connection, or 503 when none comes within the pool timeout.
+    """``async with``: a pooled connection, or an error saying why none came within the pool timeout.
 
-    The answer says why: WF_DB_UNAVAILABLE when the pool's recent connection
-    attempts failed, WF_BUSY when every connection is simply in use.
+    DatabaseUnreachable (503 WF_DB_UNAVAILABLE) when the pool's recent
+    connection attempts failed, PoolBusy (503 WF_BUSY) when every connection
+    is simply in use.
     """
 
     def __init__(self, pool: AsyncConnectionPool[Any], health: _PoolHealth, timeout: float | None = None) -> None:
@@ -189,10 +191,10 @@ class _Lend:
                 log.info("discarding a pooled connection the server closed")
                 await self._pool.putconn(conn)
         except PoolTimeout:
+            # psycopg errors, so the dispatcher's retry loops treat them as the outages they are
             if self._health.failing:
-                raise db_unavailable("no database connection could be opened") from None
-            raise ApiError(503, "WF_BUSY", "all database connections are busy; retry shortly",
-                           {"retryAfter": 1}) from None
+                raise DatabaseUnreachable("no database connection could be opened") from None
+            raise PoolBusy(f"no free connection in pool {self._pool.name!r}") from None
 
     async def __aexit__(self, *exc: object) -> None:
         if self._conn is not None:

@@ -64,6 +64,14 @@ class ApiError(Exception):
         self.meta = meta or {}
 
 
+class PoolBusy(psycopg.OperationalError):
+    """No pooled connection came within the pool timeout: every one is in use."""
+
+
+class DatabaseUnreachable(psycopg.OperationalError):
+    """No pooled connection came within the pool timeout: the pool cannot connect."""
+
+
 def db_unavailable(reason: str) -> ApiError:
     return ApiError(503, "WF_DB_UNAVAILABLE", f"the database is unavailable ({reason}); retry shortly",
                     {"retryAfter": 1})
@@ -71,6 +79,10 @@ def db_unavailable(reason: str) -> ApiError:
 
 def from_database(exc: psycopg.Error) -> ApiError | None:
     """The API error for a database error, or None when it is our fault (500)."""
+    if isinstance(exc, PoolBusy):
+        return ApiError(503, "WF_BUSY", "all database connections are busy; retry shortly", {"retryAfter": 1})
+    if isinstance(exc, DatabaseUnreachable):
+        return db_unavailable(str(exc))
     state = exc.sqlstate or ""
     if isinstance(exc, psycopg.OperationalError) and (not state or state.startswith("08")):
         return db_unavailable("connection lost")  # no SQLSTATE: the connection broke mid-statement
