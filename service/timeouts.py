@@ -144,8 +144,9 @@ class _GuardedSite(web.TCPSite):
         )
 
 
-async def _serve(app: web.Application, host: str, port: int, header_timeout: float) -> None:
-    runner = web.AppRunner(app, handle_signals=True, access_log=None)
+async def _serve(app: web.Application, host: str, port: int, header_timeout: float,
+                 runner_options: dict[str, Any]) -> None:
+    runner = web.AppRunner(app, handle_signals=True, **{"access_log": None, **runner_options})
     await runner.setup()
     try:
         await _GuardedSite(runner, host, port, header_timeout).start()
@@ -154,11 +155,14 @@ async def _serve(app: web.Application, host: str, port: int, header_timeout: flo
         await runner.cleanup()
 
 
-def run(app: web.Application, host: str, port: int, header_timeout: float) -> None:
-    """Serves ``app`` until SIGTERM or SIGINT, then shuts it down gracefully (as web.run_app does)."""
+def run(app: web.Application, host: str, port: int, header_timeout: float, **runner_options: Any) -> None:
+    """Serves ``app`` until SIGTERM or SIGINT, then shuts it down gracefully (as web.run_app does).
+
+    ``runner_options`` go to web.AppRunner (bench.timed_service turns aiohttp's access log back on).
+    """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    main = loop.create_task(_serve(app, host, port, header_timeout))
+    main = loop.create_task(_serve(app, host, port, header_timeout, runner_options))
     try:
         loop.run_until_complete(main)
     except (web.GracefulExit, KeyboardInterrupt):
