@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from . import config
 from .errors import DatabaseUnreachable, PoolBusy, from_database
 from .queries import QUERIES
 
@@ -31,12 +32,15 @@ _READINESS_WAIT_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class Limits:
-    """How long a request may wait for a connection, a lock and its statement (seconds; 0 = no limit)."""
+    """How long a request may wait for a connection, a lock and its statement (seconds; 0 = no limit).
 
-    pool_timeout: float = 5.0
-    connect_timeout: int = 5
-    statement_timeout: float = 15.0
-    lock_timeout: float = 2.0
+    The defaults are the options' (config.OPTIONS); app.py passes the configured values.
+    """
+
+    pool_timeout: float = config.BY_ENV["WF_DB_POOL_TIMEOUT_SECONDS"].default
+    connect_timeout: int = config.BY_ENV["WF_DB_CONNECT_TIMEOUT_SECONDS"].default
+    statement_timeout: float = config.BY_ENV["WF_DB_STATEMENT_TIMEOUT_SECONDS"].default
+    lock_timeout: float = config.BY_ENV["WF_DB_LOCK_TIMEOUT_SECONDS"].default
 
 
 class _PoolHealth:

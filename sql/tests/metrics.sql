@@ -1,6 +1,6 @@
 -- pgTAP: workflow.metrics_snapshot — the gauges and the dead-letter counter /metrics reads.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 
 SELECT workflow.ensure_app('mx');
 CREATE FUNCTION pg_temp.snap(k text) RETURNS numeric
@@ -44,6 +44,22 @@ SELECT is(pg_temp.delta('deadLetteredTotal'), 1::numeric, 'dead-lettering is cou
 SELECT is(pg_temp.delta('queueWaiting'), 0::numeric, 'a dead letter no longer waits');
 SELECT workflow.retry_dead_letter('mx', (SELECT message_id FROM workflow.messages WHERE idempotency_key = 'm1'));
 SELECT is(pg_temp.delta('deadLetteredTotal'), 1::numeric, 'a retried dead letter keeps the counter (it only grows)');
+
+-- The snapshot's counts have partial indexes with exactly their predicates: no full scan of a hot table.
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; plan text := '';
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN ' || q LOOP plan := plan || line || E'\n'; END LOOP;
+  RETURN plan;
+END $$;
+SET LOCAL enable_seqscan = off;
+SELECT is(ARRAY(SELECT pg_temp.plan_of(q) ~ 'Seq Scan' FROM unnest(ARRAY[
+            $$SELECT count(*) FROM workflow.runs WHERE status IN ('pending', 'running')$$,
+            $$SELECT count(*) FROM workflow.messages WHERE next_at IS NOT NULL$$,
+            $$SELECT count(*) FROM workflow.messages WHERE status = 'held'$$,
+            $$SELECT count(*) FROM workflow.messages WHERE status = 'dead'$$,
+            $$SELECT min(next_at) FROM workflow.messages WHERE next_at IS NOT NULL$$]) AS q),
+          ARRAY[false, false, false, false, false], 'every count of the snapshot can use an index');
 
 SELECT * FROM finish();
 ROLLBACK;
