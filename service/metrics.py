@@ -30,6 +30,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    ProcessCollector,
     generate_latest,
     multiprocess,
 )
@@ -175,6 +176,7 @@ class Exposition:
             # prometheus-client itself reads PROMETHEUS_MULTIPROC_DIR when it is imported.
             self.registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(self.registry, str(multiproc_dir))
+            ProcessCollector(registry=self.registry)
         else:
             self.registry = REGISTRY  # this process's counters plus process and platform metrics
 

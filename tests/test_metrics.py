@@ -116,7 +116,8 @@ async def test_multiprocess_mode(start_service: Callable[..., Service], tmp_path
         types, samples = await scrape(http, service)
     assert any(name.endswith(".db") for name in os.listdir(tmp_path)), "values live in the shared directory"
     assert value(samples, "wf_runs_created_total") == 1
-    for name in ("wf_events_created", "wf_http_request_duration_seconds", "wf_queue_depth", "wf_db_pool_size"):
+    for name in ("wf_events_created", "wf_http_request_duration_seconds", "wf_queue_depth", "wf_db_pool_size",
+                 "process_cpu_seconds"):
         assert name in types, name
 
 

@@ -127,10 +127,11 @@ def read_until_closed(sock: socket.socket) -> bytes:
 
 def test_an_unfinished_header_block_is_cut_off(start_service: Callable[..., Service]) -> None:
     service = start_service(WF_HTTP_HEADER_TIMEOUT_SECONDS="1")
-    with raw_connection(service) as sock:
-        sock.sendall(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line: the head never ends
+    with raw_connection(service) as silent, raw_connection(service) as partial:
+        partial.sendall(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line: the head never ends
         # closed by the header deadline: aiohttp's own keep-alive timer (75 s) would outlast the socket timeout
-        assert read_until_closed(sock) == b""
+        assert read_until_closed(partial) == b""
+        assert read_until_closed(silent) == b"", "a connection that sends nothing at all is closed too"
 
 
 def test_a_trickled_header_block_is_cut_off(start_service: Callable[..., Service]) -> None:
