@@ -72,8 +72,9 @@ async def _still_usable(conn: psycopg.AsyncConnection[Any]) -> bool:
     """
     if conn.closed or conn.broken:
         return False
-    readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-    if not readable:
+    poller = select.poll()  # not select.select: descriptors above 1024 are common in a busy server
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    if not poller.poll(0):
         return True
     try:
         await conn.execute("")

@@ -85,6 +85,7 @@ def _log_request(request: web.Request, route: str, status: int, seconds: float) 
         "status": status,
         "durationMs": round(seconds * 1000, 3),
         "appId": None if app_id is None else clean(app_id, 64),
+        "userAgent": clean(request.headers.get("User-Agent", ""), 80) or None,
     }
     if route == "unmatched":
         fields["path"] = clean(request.path, 120)  # escaped and cut: never raw client bytes
