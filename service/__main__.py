@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> None:
         if url is None:
             embedded = EmbeddedPostgres(settings.data_dir)
             url = embedded.start()
-        app = make_app(settings, url)  # reads the dispatcher's options too: bad values stop us here
+        try:
+            app = make_app(settings, url)  # reads the dispatcher's options too: bad values stop us here
+        except ValueError as exc:  # ConfigError, or a value only its module can check (e.g. a CIDR list)
+            raise ConfigError(str(exc)) from None
         migrate.deploy(url)
         log.info("pg-workflow listening on http://%s:%s", settings.host, settings.port)
         timeouts.run(app, settings.host, settings.port, settings.header_timeout)

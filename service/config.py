@@ -39,7 +39,13 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _parse_list(raw: str) -> tuple[str, ...]:
+    """A comma- or space-separated list."""
+    return tuple(part for part in raw.replace(",", " ").split() if part)
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
+    "list": _parse_list,
     "str": str,
     "int": int,
     "float": float,
@@ -54,11 +60,12 @@ class Option:
 
     env: str
     field: str
-    kind: str  # str | int | float | bool | path
+    kind: str  # str | int | float | bool | path | list (comma or space separated)
     default: Any  # None: unset (or computed, see default_text); a callable: computed at start
     help: str
     section: str = "service"  # service | dispatcher
     minimum: float | None = None
+    maximum: float | None = None
     positive: bool = False  # strictly greater than zero
     choices: tuple[str, ...] | None = None
     default_text: str | None = None  # how README and --help show a computed or unset default
@@ -66,7 +73,7 @@ class Option:
     def show_default(self) -> str:
         if self.default_text is not None:
             return self.default_text
-        if self.default is None:
+        if self.default is None or self.default == ():
             return "none"
         if isinstance(self.default, bool):
             return "true" if self.default else "false"
@@ -83,6 +90,8 @@ class Option:
             raise ConfigError(f"{self.env}={raw!r}: expected one of {', '.join(self.choices)}")
         if self.minimum is not None and value < self.minimum:
             raise ConfigError(f"{self.env}={raw!r}: must be at least {self.minimum:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"{self.env}={raw!r}: must be at most {self.maximum:g}")
         if self.positive and value <= 0:
             raise ConfigError(f"{self.env}={raw!r}: must be greater than 0")
         return value.lower() if self.choices is not None else value
@@ -146,7 +155,21 @@ OPTIONS: tuple[Option, ...] = (
            "namespace:name of the admin service account"),
     Option("K8S_SERVICE_ACCOUNT_DIR", "k8s_service_account_dir", "path",
            Path("/var/run/secrets/kubernetes.io/serviceaccount"),
-           "a token there means multi-tenant mode"),
+           "a token there means multi-tenant mode; it signs the TokenReviews (re-read for each one) and ca.crt "
+           "there verifies the API server"),
+    Option("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS", "k8s_review_timeout", "float", 5.0,
+           "a TokenReview not answered in time is a 503", positive=True),
+    Option("WF_AUTH_CACHE_SECONDS", "auth_cache_seconds", "float", 300.0,
+           "how long a successful review is trusted (never past the token's own exp; a revoked token must stop "
+           "working soon, so at most 300)", minimum=0, maximum=300),
+    Option("WF_AUTH_CACHE_ENTRIES", "auth_cache_entries", "int", 10_000,
+           "for how many tokens a successful review is trusted", minimum=1),
+    # -- outbound policy for deliveries (service/outbound.py) -----------------
+    Option("WF_HANDLER_ALLOW_NETWORKS", "handler_allow_networks", "list", (),
+           "CIDRs (comma or space separated) deliveries may also reach, e.g. 10.0.0.0/8 or, for local testing, "
+           "127.0.0.0/8"),
+    Option("WF_HANDLER_DENY_NETWORKS", "handler_deny_networks", "list", (),
+           "CIDRs deliveries never reach (wins over the allow list)"),
     # -- queue dispatcher (SPEC section 6) -----------------------------------
     Option("WF_QUEUE_CONCURRENCY", "concurrency", "int", 100,
            "deliveries in flight per replica (HTTP connection pool size)", "dispatcher", minimum=1),
@@ -221,6 +244,11 @@ class Settings:
     k8s_api_server: str = _default("K8S_API_SERVER")
     k8s_admin_service_account: str | None = _default("K8S_ADMIN_SERVICE_ACCOUNT")
     k8s_service_account_dir: Path = _default("K8S_SERVICE_ACCOUNT_DIR")  # noqa: RUF009 (Paths are immutable)
+    k8s_review_timeout: float = _default("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS")
+    auth_cache_seconds: float = _default("WF_AUTH_CACHE_SECONDS")
+    auth_cache_entries: int = _default("WF_AUTH_CACHE_ENTRIES")
+    handler_allow_networks: tuple[str, ...] = _default("WF_HANDLER_ALLOW_NETWORKS")
+    handler_deny_networks: tuple[str, ...] = _default("WF_HANDLER_DENY_NETWORKS")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

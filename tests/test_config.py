@@ -53,6 +53,7 @@ def test_help_lists_every_option_with_its_default() -> None:
     ("WF_ENABLE_POLLER", "maybe", "WF_ENABLE_POLLER='maybe' is not a valid bool"),
     ("WF_LOG_FORMAT", "xml", "expected one of text, json"),
     ("WF_QUEUE_CONCURRENCY", "0", "WF_QUEUE_CONCURRENCY='0': must be at least 1"),
+    ("WF_AUTH_CACHE_SECONDS", "600", "must be at most 300"),
 ])
 def test_an_invalid_value_is_a_clear_startup_error(env: str, value: str, says: str) -> None:
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/x"
@@ -77,3 +78,5 @@ def test_settings_and_dispatcher_defaults_come_from_the_options() -> None:
     with pytest.raises(ConfigError, match="WF_DB_POOL_MIN"):
         Settings.from_env({"WF_DB_POOL_MIN": "30", "WF_DB_POOL_MAX": "10"})
     assert config.read_section("dispatcher", {"WF_QUEUE_LEASE_SECONDS": "12.5"})["lease_seconds"] == 12.5
+    assert Settings.from_env({"WF_HANDLER_ALLOW_NETWORKS": "10.0.0.0/8, 127.0.0.0/8"}).handler_allow_networks == (
+        "10.0.0.0/8", "127.0.0.0/8")
