@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+SYSTEM_PACKAGES+=(chromium)  # tests/e2e checks the DevKit web UI in a headless Chromium
 install_system_packages
 install_python_package
 ensure_postgres

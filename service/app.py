@@ -7,11 +7,11 @@ import logging
 from aiohttp import web
 
 from . import dispatcher, keys, live, metrics, observe
-from .auth import SingleTenant, tenant_middleware
+from .auth import auth_middleware, authenticator_for
 from .config import Settings
 from .db import Database, Limits
 from .errors import error_middleware
-from .routes import events, health, hooks, runs
+from .routes import admin, events, health, hooks, run_actions, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
 from .timeouts import body_deadline
@@ -24,7 +24,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
             observe.middleware(settings.access_log),  # outermost: sees every final status, times everything
             error_middleware,
             body_deadline(settings.body_timeout, settings.max_body_bytes),
-            tenant_middleware,
+            auth_middleware,
         ],
         client_max_size=settings.max_body_bytes,
     )
@@ -33,14 +33,15 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
                     statement_timeout=settings.statement_timeout, lock_timeout=settings.lock_timeout)
     app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size, limits)
     app.on_response_prepare.append(observe.echo_request_id)
-    app[keys.AUTHORIZER] = SingleTenant()
-    for module in (health, events, runs, hooks):
+    app[keys.AUTHENTICATOR] = authenticator_for(settings)
+    for module in (health, events, runs, hooks, admin):
         app.router.add_routes(module.routes)
     app.on_startup.append(_open_database)
     app.on_cleanup.append(_close_database)
     app.router.add_routes(stream_routes.routes)
     live.setup(app, database_url)  # stream listener: started on startup, stopped on cleanup
     app.router.add_routes(queue_routes.routes)
+    app.router.add_routes(run_actions.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
     metrics.setup(app)  # GET /metrics
     return app
@@ -55,4 +56,5 @@ async def _open_database(app: web.Application) -> None:
 
 
 async def _close_database(app: web.Application) -> None:
+    await app[keys.AUTHENTICATOR].close()
     await app[keys.DB].close()

@@ -1,35 +1,153 @@
-"""Who may act for which app.
+"""Who is calling, and may they call this route (SPEC sections 8 and 14).
 
-Single-tenant mode (no service-account token file): no authentication, every
-request may use any app that exists (by default only the implicit one).
-Multi-tenant mode (Kubernetes TokenReview) plugs in here as another Authorizer.
-Isolation itself is enforced by PostgreSQL row-level security: the app id
-chosen here becomes the transaction's workflow.app_id.
+Single-tenant mode (no service-account token file): no authentication; every
+caller acts for any app with the service's full rights.
+
+Multi-tenant mode: every request except the public probes carries
+``Authorization: Bearer <Kubernetes service-account token>``, checked with the
+TokenReview API (service/token_review.py). The service account
+``system:serviceaccount:<ns>:<name>`` becomes the principal ``ns:name``. Which
+apps a principal may act for is decided by PostgreSQL in the request's own
+statement (workflow.request_context refuses an unbound app with 403), so the
+check and the work are one transaction. The admin service account
+(K8S_ADMIN_SERVICE_ACCOUNT) may call the admin routes and act for any app
+(its principal is NULL); for everyone else admin routes are 403.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
 from . import keys
+from .config import Settings
+from .errors import ApiError
+from .token_review import ReviewCache, TokenReviewer
+
+log = logging.getLogger("pg_workflow.auth")
+
+# Probes and descriptions that orchestrators and scrapers call without credentials.
+PUBLIC_PATHS = frozenset({"/status", "/ready", "/metrics", "/openapi.json"})
+_SA_PREFIX = "system:serviceaccount:"
+# A service-account JWT is ~1-2 KB; anything far larger is not one (and is not sent on).
+_MAX_TOKEN_CHARS = 16 * 1024
+
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 
-class Authorizer(Protocol):
-    async def authorize(self, request: web.Request, app_id: str) -> None:
-        """Raise ApiError(401/403) unless the caller may act for app_id."""
+def admin_only(handler: Handler) -> Handler:
+    """Marks a route as an admin endpoint: in multi-tenant mode only the admin service account may call it."""
+    handler.admin_only = True  # type: ignore[attr-defined]
+    return handler
+
+
+def _is_admin_route(request: web.Request) -> bool:
+    return bool(getattr(request.match_info.handler, "admin_only", False))
+
+
+@dataclass(frozen=True)
+class Caller:
+    """principal: "namespace:serviceaccount" that SQL checks against the app's bindings; None = unrestricted."""
+
+    principal: str | None
+    admin: bool
+
+
+UNRESTRICTED = Caller(principal=None, admin=True)
+
+
+class Authenticator(Protocol):
+    mode: str
+
+    async def identify(self, request: web.Request) -> Caller:
+        """The caller of a non-public request, or ApiError 401/403/503."""
+
+    async def close(self) -> None: ...
 
 
 class SingleTenant:
-    async def authorize(self, request: web.Request, app_id: str) -> None:
+    mode = "single-tenant"
+
+    async def identify(self, request: web.Request) -> Caller:
+        return UNRESTRICTED
+
+    async def close(self) -> None:
         return None
 
 
+def principal_of(username: str) -> str | None:
+    """``system:serviceaccount:ns:name`` → ``ns:name``; None for any other kind of user."""
+    if not username.startswith(_SA_PREFIX):
+        return None
+    namespace, sep, name = username[len(_SA_PREFIX):].partition(":")
+    if not sep or not namespace or not name or ":" in name:
+        return None
+    return f"{namespace}:{name}"
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "WF_UNAUTHENTICATED",
+                       "missing credentials: send Authorization: Bearer <Kubernetes service-account token>")
+    if len(token) > _MAX_TOKEN_CHARS or not token.isascii() or not token.isprintable() or " " in token:
+        raise ApiError(401, "WF_UNAUTHENTICATED", "the bearer token is not a service-account token")
+    return token
+
+
+class KubernetesTenants:
+    """Multi-tenant mode: TokenReview (cached, single-flight) → principal."""
+
+    mode = "multi-tenant"
+
+    def __init__(self, reviews: ReviewCache, admin_service_account: str | None) -> None:
+        self._reviews = reviews
+        self._admin = admin_service_account
+
+    async def identify(self, request: web.Request) -> Caller:
+        username = await self._reviews.username(bearer_token(request))
+        if username is None:
+            raise ApiError(401, "WF_UNAUTHENTICATED", "the bearer token was not accepted by the Kubernetes API")
+        principal = principal_of(username)
+        if principal is None:
+            raise ApiError(403, "WF_FORBIDDEN", "only Kubernetes service accounts may call pg-workflow",
+                           {"user": username})
+        if principal == self._admin:
+            return UNRESTRICTED
+        return Caller(principal=principal, admin=False)
+
+    async def close(self) -> None:
+        await self._reviews.close()
+
+
 @web.middleware
-async def tenant_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    caller = await request.app[keys.AUTHENTICATOR].identify(request)
+    if _is_admin_route(request) and not caller.admin:
+        raise ApiError(403, "WF_FORBIDDEN", "only the admin service account may call this endpoint")
     app_id = request.match_info.get("appId")
     if app_id is not None:
-        await request.app[keys.AUTHORIZER].authorize(request, app_id)
         request[keys.APP_ID] = app_id
+        request[keys.PRINCIPAL] = caller.principal
     return await handler(request)
+
+
+def authenticator_for(settings: Settings) -> Authenticator:
+    """The mode follows the token file: Kubernetes mounts one into every pod that may review tokens."""
+    if not settings.multi_tenant:
+        log.info("single-tenant mode: no service-account token in %s, requests are not authenticated",
+                 settings.k8s_service_account_dir)
+        return SingleTenant()
+    reviewer = TokenReviewer(settings.k8s_api_server, settings.k8s_service_account_dir, settings.k8s_review_timeout)
+    reviews = ReviewCache(reviewer.review, settings.auth_cache_seconds, settings.auth_cache_entries, reviewer.close)
+    log.info("multi-tenant mode: bearer tokens checked by TokenReview at %s; admin service account %s",
+             settings.k8s_api_server, settings.k8s_admin_service_account or "(none)")
+    return KubernetesTenants(reviews, settings.k8s_admin_service_account)

@@ -150,12 +150,12 @@ OPTIONS: tuple[Option, ...] = (
            "multiprocess mode)"),
     # -- Kubernetes (multi-tenant mode) ---------------------------------------
     Option("K8S_API_SERVER", "k8s_api_server", "str", "https://kubernetes.default.svc",
-           "TokenReview endpoint (multi-tenant)"),
+           "where TokenReviews go (multi-tenant mode)"),
     Option("K8S_ADMIN_SERVICE_ACCOUNT", "k8s_admin_service_account", "str", None,
-           "namespace:name of the admin service account"),
+           "namespace:name of the service account that may call the admin API and act for every app"),
     Option("K8S_SERVICE_ACCOUNT_DIR", "k8s_service_account_dir", "path",
            Path("/var/run/secrets/kubernetes.io/serviceaccount"),
-           "a token there means multi-tenant mode; it signs the TokenReviews (re-read for each one) and ca.crt "
+           "a token file there means multi-tenant mode; it signs the TokenReviews (re-read for each one) and ca.crt "
            "there verifies the API server"),
     Option("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS", "k8s_review_timeout", "float", 5.0,
            "a TokenReview not answered in time is a 503", positive=True),

@@ -18,8 +18,10 @@ from .queries import QUERIES
 log = logging.getLogger("pg_workflow.db")
 
 TENANT_ROLE = "pgw_tenant"
-# Tenant statements scope themselves: FROM workflow.request_context(%(app_id)s) AS ctx.
-_SCOPED = "workflow.request_context(%(app_id)s)"
+# Tenant statements scope and authorize themselves:
+#   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx
+# (a non-NULL principal without a binding to the app is refused there, 403).
+_SCOPED = "workflow.request_context(%(app_id)s, %(principal)s)"
 # TCP keepalives notice a silently dead server; the libpq defaults never would.
 _KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 # A pool gives up re-adding a lost connection after this long; the next request
@@ -130,16 +132,20 @@ class Database:
     async def _admin_connected(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self._admin_health.connected()
 
-    async def call(self, name: str, params: dict[str, Any], app_id: str | None = None) -> Any:
+    async def call(self, name: str, params: dict[str, Any], app_id: str | None = None,
+                   principal: str | None = None) -> Any:
         """Run query ``name`` and return the first column of its first row."""
-        row = await self.call_row(name, params, app_id)
+        row = await self.call_row(name, params, app_id, principal)
         return None if row is None else row[0]
 
-    async def call_row(self, name: str, params: dict[str, Any], app_id: str | None = None) -> tuple[Any, ...] | None:
+    async def call_row(self, name: str, params: dict[str, Any], app_id: str | None = None,
+                       principal: str | None = None) -> tuple[Any, ...] | None:
         """Run query ``name`` as one statement (so one transaction, one round trip) and return its first row.
 
         With ``app_id`` it runs on a tenant connection and the statement scopes
-        itself to that app, so row-level security confines it to the app's rows.
+        itself to that app, so row-level security confines it to the app's rows;
+        with ``principal`` ("namespace:serviceaccount") the same statement
+        refuses (403) unless that service account is bound to the app.
         """
         query = QUERIES[name]
         if app_id is None:
@@ -148,7 +154,7 @@ class Database:
         if _SCOPED not in query:
             raise ValueError(f"query {name!r} is used for a tenant but does not select FROM {_SCOPED}")
         async with _Lend(self.pool, self._tenant_health) as conn:
-            return await (await conn.execute(query, {**params, "app_id": app_id})).fetchone()
+            return await (await conn.execute(query, {**params, "app_id": app_id, "principal": principal})).fetchone()
 
     async def admin_call(self, name: str, params: dict[str, Any]) -> Any:
         """Like ``call`` but as the service's own role (start-up, dispatcher bookkeeping)."""

@@ -32,6 +32,7 @@ from . import config, keys, observe
 from .db import Database
 from .delivery import Deliverer
 from .listener import Listener
+from .outbound import OutboundPolicy
 
 log = logging.getLogger("pg_workflow.dispatcher")
 
@@ -79,12 +80,12 @@ class DispatcherSettings:
 class Dispatcher:
     """LISTEN task + claim loop + delivery tasks + ack batcher of one replica."""
 
-    def __init__(self, db: Database, settings: DispatcherSettings) -> None:
+    def __init__(self, db: Database, settings: DispatcherSettings, policy: OutboundPolicy) -> None:
         self._db = db
         # After a reconnect, claim at once: notifications sent meanwhile are gone.
         self._listener = Listener(db.url, "listen_queue", "dispatcher", self._on_notify, lambda: self._wake_in(0))
         self._settings = settings
-        self._deliverer = Deliverer(settings.concurrency, settings.handler_timeout)
+        self._deliverer = Deliverer(settings.concurrency, settings.handler_timeout, policy)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._due_at = 0.0  # loop time at which to claim next (inf: when notified)
         self._wake = asyncio.Event()
@@ -253,7 +254,11 @@ def setup(app: web.Application) -> None:
     """
     if not app[keys.SETTINGS].enable_poller:
         return
-    dispatcher = Dispatcher(app[keys.DB], DispatcherSettings.from_env())
+    settings = app[keys.SETTINGS]
+    policy = OutboundPolicy.from_lists(settings.multi_tenant, settings.handler_allow_networks,
+                                       settings.handler_deny_networks)
+    log.info("outbound policy for deliveries: %s", policy.describe())
+    dispatcher = Dispatcher(app[keys.DB], DispatcherSettings.from_env(), policy)
     app[keys.DISPATCHER] = dispatcher
 
     async def start(app: web.Application) -> None:

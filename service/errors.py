@@ -131,7 +131,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             return error_response(ApiError(500, "WF_INTERNAL", "internal database error"))
         return error_response(err)
     except web.HTTPRequestEntityTooLarge as exc:
-        return error_response(ApiError(413, "WF_TOO_LARGE", f"request body too large: {exc.text}"))
+        return error_response(ApiError(413, "WF_PAYLOAD_TOO_LARGE", f"request body too large: {exc.text}"))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -12,8 +12,9 @@ from .errors import ApiError
 
 
 async def tenant_call(request: web.Request, name: str, params: dict[str, Any]) -> str:
-    """Runs named query ``name`` scoped to the request's app and returns its JSON text."""
-    return await request.app[keys.DB].call(name, params, app_id=request[keys.APP_ID])
+    """Runs named query ``name`` scoped to the request's app (and its caller) and returns its JSON text."""
+    return await request.app[keys.DB].call(name, params, app_id=request[keys.APP_ID],
+                                           principal=request.get(keys.PRINCIPAL))
 
 
 def json_text(text: str, status: int = 200) -> web.Response:

@@ -11,8 +11,11 @@ if TYPE_CHECKING:
 
 SETTINGS = web.AppKey("settings", "Settings")
 DB = web.AppKey("db", "Database")
-AUTHORIZER = web.AppKey("authorizer", Any)
+# Single-tenant or Kubernetes (service/auth.py): who the caller is.
+AUTHENTICATOR = web.AppKey("authenticator", Any)
 # The dispatcher of this replica, when enabled (its ``listening`` feeds /ready).
 DISPATCHER = web.AppKey("dispatcher", Any)
-# The app id a request acts for, set by the tenant middleware once authorized.
+# The app id a request acts for, set by the auth middleware.
 APP_ID = web.RequestKey("app_id", str)
+# "namespace:serviceaccount" that workflow.request_context checks against the app's bindings (None: unrestricted).
+PRINCIPAL = web.RequestKey("principal", Any)

@@ -108,15 +108,14 @@ def body_deadline(timeout: float, max_bytes: int) -> Any:
             declared = request.content_length
             if declared is not None and declared > max_bytes:
                 # Refused before reading: the client may be sending nothing at all.
-                response = error_response(ApiError(
-                    413, "WF_PAYLOAD_TOO_LARGE",
-                    f"request body of {declared} bytes exceeds the limit of {max_bytes} bytes",
-                    {"limit": max_bytes}))
-                response.force_close()
-                return response
+                return _too_large(f"request body of {declared} bytes exceeds the limit of {max_bytes} bytes",
+                                  max_bytes)
             try:
                 async with asyncio.timeout(timeout):
                     await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                # A chunked body (no Content-Length) that grew past the limit while being read.
+                return _too_large(f"request body exceeds the limit of {max_bytes} bytes", max_bytes)
             except TimeoutError:
                 response = error_response(ApiError(
                     408, "WF_REQUEST_TIMEOUT", f"the request body did not arrive within {timeout:g}s"))
@@ -125,6 +124,13 @@ def body_deadline(timeout: float, max_bytes: int) -> Any:
         return await handler(request)
 
     return read_body_in_time
+
+
+def _too_large(message: str, max_bytes: int) -> web.Response:
+    """413 WF_PAYLOAD_TOO_LARGE; the connection is closed, since the rest of the body is never read."""
+    response = error_response(ApiError(413, "WF_PAYLOAD_TOO_LARGE", message, {"limit": max_bytes}))
+    response.force_close()
+    return response
 
 
 class _GuardedSite(web.TCPSite):

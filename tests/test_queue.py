@@ -172,7 +172,7 @@ async def test_expired_version(queue_client: QueueClient, handler_server: Handle
     held = await queue_client.enqueue("__wkf_step_s", {"n": 1}, deploymentId="old")
     await eventually(lambda: queue_client.statuses() == {held: "held"})
     (result,) = sql(queue_client.database_url, "SELECT workflow.expire_version(%s, 'old')", queue_client.app_id)
-    assert result[0] == {"deadLetteredMessages": 1, "removedHandlers": 0}
+    assert result[0] == {"cancelledRuns": 0, "deadLetteredMessages": 1, "removedHandlers": 0}
     late = await queue_client.enqueue("__wkf_step_s", {"n": 2}, deploymentId="old")
     assert queue_client.statuses() == {held: "dead", late: "dead"}
     assert {m["lastError"] for m in await queue_client.dead_letters()} == {"deployment expired"}

@@ -19,6 +19,8 @@ HANDLER = ("SELECT workflow.register_handler(%s, 'pod', 'v1', 'http://127.0.0.1:
 def sessions(fresh_db: str) -> Iterator[tuple[psycopg.Connection[Any], psycopg.Connection[Any]]]:
     with psycopg.connect(fresh_db, autocommit=True) as a, psycopg.connect(fresh_db, autocommit=True) as b:
         a.execute("SELECT workflow.ensure_app(%s)", (APP,))
+        for conn in (a, b):  # API functions act only for the session's app
+            conn.execute("SELECT set_config('workflow.app_id', %s, false)", (APP,))
         a.execute(HANDLER, (APP,))
         yield a, b
 

@@ -177,6 +177,20 @@ def test_a_declared_oversized_body_is_refused_before_reading(start_service: Call
     assert b"WF_PAYLOAD_TOO_LARGE" in answer
 
 
+def test_a_chunked_body_over_the_limit_is_413_payload_too_large(start_service: Callable[..., Service]) -> None:
+    service = start_service(WF_MAX_BODY_BYTES="1000")
+    chunk = b"x" * 600
+    with raw_connection(service) as sock:
+        sock.sendall(b"POST /api/v1/apps/default/runs/null/events HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(2):  # no Content-Length: the limit is only found out while reading
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        sock.sendall(b"0\r\n\r\n")
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"WF_PAYLOAD_TOO_LARGE" in answer
+
+
 def test_an_idle_keepalive_connection_is_not_a_slow_header(start_service: Callable[..., Service]) -> None:
     service = start_service(WF_HTTP_HEADER_TIMEOUT_SECONDS="1")
     request = b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -9,11 +9,15 @@ export interface WorldOptions {
   deploymentId?: string;
   /**
    * This app's own base URL as the service can reach it (may include a base path).
-   * When set, start() registers `<appUrl>/.well-known/workflow/v1/{flow,step,webhook}`.
-   * Env: WORKFLOW_APP_URL, PLT_WORLD_APP_URL.
+   * start() (and loading the flow route) registers `<appUrl>/.well-known/workflow/v1/{flow,step,webhook}`.
+   * Env: WORKFLOW_APP_URL, PLT_WORLD_APP_URL, WORKFLOW_LOCAL_BASE_URL, else http://localhost:$PORT.
+   * Without one, queue() fails with a WorkflowWorldError (code NO_APP_URL).
    */
   appUrl?: string;
-  /** Registration id of this process. Env: WORKFLOW_POD_ID. Default: hostname + hash of appUrl. */
+  /**
+   * Registration id, used as given. Default: (WORKFLOW_POD_ID or hostname + hash of appUrl) + "-" + process id,
+   * so every process has its own registration and removes only that one.
+   */
   podId?: string;
   /** Kubernetes service-account directory. Env: K8S_SERVICE_ACCOUNT_DIR. */
   serviceAccountDir?: string;
@@ -35,6 +39,8 @@ export interface ResolvedConfig {
   readonly appBasePath: string;
   readonly deploymentId: string;
   readonly appUrl?: string;
+  /** Which setting gave appUrl: "appUrl option", "WORKFLOW_APP_URL", "PLT_WORLD_APP_URL", "WORKFLOW_LOCAL_BASE_URL" or "PORT". */
+  readonly appUrlSource?: string;
   readonly podId?: string;
   readonly serviceAccountDir: string;
   readonly requestTimeoutMs: number;

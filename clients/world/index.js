@@ -15,6 +15,9 @@ import { createStreamer } from './lib/streamer.js';
 /** Highest @workflow/world spec version this World implements. */
 export const SPEC_VERSION = 3;
 
+/** Queue prefix of the runtime's workflow (flow) handler, optionally namespaced. */
+const WORKFLOW_HANDLER_PREFIX = /^__(?:[a-z][a-z0-9]*_)?wkf_workflow_$/;
+
 /**
  * @param {import('./lib/config.js').WorldOptions} [options]
  * @returns {import('./index.js').PgWorkflowWorld}
@@ -38,9 +41,11 @@ export function createWorld(options) {
 
     createQueueHandler(prefix, handler) {
       // Frameworks that never call world.start() still get their endpoints
-      // registered: the runtime builds its queue handlers when the
-      // flow/step routes load, which is exactly when this process can serve them.
-      if (config.autoStart) registration.registerInBackground();
+      // registered when the flow route loads: the runtime builds its
+      // workflow handler only there, so this process serves deliveries.
+      // (It builds the step handler whenever @workflow/core/runtime is
+      // imported — by the CLI and by scripts that only start runs, too.)
+      if (config.autoStart && WORKFLOW_HANDLER_PREFIX.test(prefix)) registration.registerInBackground();
       return queue.createQueueHandler(prefix, handler);
     },
 

@@ -6,24 +6,24 @@
 -- name: enqueue
 SELECT workflow.enqueue(ctx.app_id, %(queue_name)s, %(message)s, %(deployment_id)s,
                         %(idempotency_key)s, %(delay_seconds)s::numeric)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: register_handler
 SELECT workflow.register_handler(ctx.app_id, %(pod_id)s, %(deployment_version)s,
-                                 %(workflow_url)s, %(step_url)s, %(webhook_url)s)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+                                 %(workflow_url)s, %(step_url)s, %(webhook_url)s, %(source_address)s)::text
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: unregister_handler
 SELECT workflow.unregister_handler(ctx.app_id, %(pod_id)s)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: list_dead_letters
 SELECT workflow.list_dead_letters(ctx.app_id, %(limit)s, %(cursor)s, %(sort_order)s)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: retry_dead_letter
 SELECT workflow.retry_dead_letter(ctx.app_id, %(message_id)s)::text
-  FROM workflow.request_context(%(app_id)s) AS ctx;
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: listen_queue
 -- The dispatcher's own connection; workflow.notify_queue sends on this channel.

@@ -48,6 +48,8 @@ async def register_handler(request: web.Request) -> web.Response:
         "workflow_url": expect_type(endpoints, "workflow", str, "a URL", required=True),
         "step_url": expect_type(endpoints, "step", str, "a URL", required=True),
         "webhook_url": expect_type(endpoints, "webhook", str, "a URL"),
+        # Deliveries in multi-tenant mode go back only to this address (service/outbound.py).
+        "source_address": request.remote,
     }
     return json_text(await tenant_call(request, "register_handler", params), status=201)
 

@@ -126,8 +126,9 @@ class _Part:
     done: bool
 
 
-async def _read_part(db: Database, app_id: str, name: str, start: int) -> _Part:
-    row = await db.call_row("read_stream", {"name": name, "start_index": start}, app_id=app_id)
+async def _read_part(db: Database, request: web.Request, name: str, start: int) -> _Part:
+    row = await db.call_row("read_stream", {"name": name, "start_index": start},
+                            app_id=request[keys.APP_ID], principal=request.get(keys.PRINCIPAL))
     assert row is not None
     return _Part(bytes(row[0]), row[1], row[2], row[3], row[4])
 
@@ -158,7 +159,7 @@ async def read_stream(request: web.Request) -> web.StreamResponse:
     start = query_int(request, "startIndex") or 0
     # Subscribe before the first read: a chunk committed after it rings the bell.
     with live.subscribe(app_id, name) as sub:
-        part = await _read_part(db, app_id, name, start)  # bad input still answers JSON
+        part = await _read_part(db, request, name, start)  # bad input still answers JSON
         response = web.StreamResponse(headers={
             "Content-Type": "application/octet-stream",
             "Cache-Control": "no-store",
@@ -176,7 +177,7 @@ async def read_stream(request: web.Request) -> web.StreamResponse:
                     break
                 if not part.more and not await _news(sub, live, request):
                     break
-                part = await _read_part(db, app_id, name, part.next)
+                part = await _read_part(db, request, name, part.next)
         except ConnectionResetError:
             pass  # the client left
         except Exception as exc:

@@ -5,6 +5,8 @@
 --
 -- SERVICE:  workflow.metrics_snapshot()
 -- INTERNAL: workflow.count_dead_letter() (trigger function)
+-- The sequence is usable by pgw_api and pgw_service: the trigger runs with the
+-- rights of whoever dead-letters (enqueue as pgw_api, claims and acks as pgw_service).
 BEGIN;
 
 CREATE SEQUENCE workflow.dead_lettered_count AS bigint;
@@ -13,17 +15,16 @@ COMMENT ON SEQUENCE workflow.dead_lettered_count IS
   'so a rolled-back dead-lettering still counts: a rare, harmless over-count.';
 
 CREATE FUNCTION workflow.count_dead_letter() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
-  -- SECURITY DEFINER: tenant statements (enqueue for an expired version) dead-letter too,
-  -- and the tenant role has no business with the sequence itself.
   PERFORM nextval('workflow.dead_lettered_count');
   RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION workflow.count_dead_letter() IS
   'Trigger: counts one dead letter in workflow.dead_lettered_count.';
-REVOKE EXECUTE ON FUNCTION workflow.count_dead_letter() FROM PUBLIC;
+SELECT workflow.expose_internal('workflow.count_dead_letter()');
+GRANT USAGE, SELECT ON SEQUENCE workflow.dead_lettered_count TO pgw_api, pgw_service;
 
 -- WHEN clauses keep the common updates free: the function runs only on the way into ''dead''.
 CREATE TRIGGER messages_count_dead_insert AFTER INSERT ON workflow.messages
@@ -34,8 +35,9 @@ CREATE TRIGGER messages_count_dead_update AFTER UPDATE OF status ON workflow.mes
 CREATE FUNCTION workflow.metrics_snapshot() RETURNS jsonb
 LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
-    -- each count's predicate is exactly a partial index's: runs_active, messages_next, messages_held, messages_dead
-    'activeRuns', (SELECT count(*) FROM workflow.runs WHERE status IN ('pending', 'running')),
+    -- the quotas' per-app counters (one narrow row per app) instead of counting runs
+    'activeRuns', (SELECT coalesce(sum(active_runs), 0) FROM workflow.app_usage),
+    -- each count's predicate is exactly a partial index's: messages_next, messages_held, messages_dead
     'queueWaiting', (SELECT count(*) FROM workflow.messages WHERE next_at IS NOT NULL),
     'queueHeld', (SELECT count(*) FROM workflow.messages WHERE status = 'held'),
     'deadLetters', (SELECT count(*) FROM workflow.messages WHERE status = 'dead'),
@@ -48,7 +50,8 @@ $$;
 COMMENT ON FUNCTION workflow.metrics_snapshot() IS
   'Operational gauges for /metrics across all apps: active runs (pending or running), queue depth (queued or '
   'claimed = queueWaiting, held = queueHeld), current dead letters, queue lag in seconds, and the number of '
-  'messages ever dead-lettered. Index-only counts; the service caches the answer for a few seconds.';
-REVOKE EXECUTE ON FUNCTION workflow.metrics_snapshot() FROM PUBLIC;
+  'messages ever dead-lettered. Index-only counts and the per-app active-runs counters (workflow.app_usage); the '
+  'service caches the answer for a few seconds.';
+SELECT workflow.expose_service('workflow.metrics_snapshot()');
 
 COMMIT;

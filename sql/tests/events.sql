@@ -3,6 +3,8 @@ BEGIN;
 SELECT plan(78);
 
 SELECT workflow.ensure_app('tap');
+-- API functions act for the request's app only.
+SELECT set_config('workflow.app_id', 'tap', true);
 -- ev(run, type, correlation, data): create_event for app 'tap', spec 3.
 CREATE FUNCTION pg_temp.ev(r text, t text, c text DEFAULT NULL, d jsonb DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql AS $$ SELECT workflow.create_event('tap', r, t, c, d, 3)::jsonb $$;
@@ -28,7 +30,8 @@ SELECT throws_ok(pg_temp.ev_sql(:run, 'hook_conflict', 'h1', '{"token":"t"}'), '
 SELECT throws_ok(pg_temp.ev_sql(:run, 'step_created', NULL, '{"stepName":"s"}'), 'PW400', NULL, 'step event without correlationId: 400');
 SELECT throws_ok(pg_temp.ev_sql(:run, 'run_completed', NULL, '[1,2]'), 'PW400', NULL, 'eventData that is not an object: 400');
 SELECT throws_ok(pg_temp.ev_sql('wrun_01ARZ3NDEKTSV4RRFFQ69G5FAA', 'run_started'), 'PW404', NULL, 'run_started on a missing run without data: 404');
-SELECT throws_ok($$ SELECT workflow.create_event('nope', NULL, 'run_created', NULL, '{}', 3) $$, 'PW404', NULL, 'unknown app: 404');
+SELECT throws_ok($$ SELECT set_config('workflow.app_id', 'nope', true), workflow.create_event('nope', NULL, 'run_created', NULL, '{}', 3) $$,
+                 'PW404', NULL, 'unknown app: 404');
 
 -- run_started returns the run and the whole log
 SELECT is(pg_temp.ev(:run, 'run_started') #>> '{run,status}', 'running', 'run_started: running');

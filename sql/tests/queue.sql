@@ -5,10 +5,20 @@ BEGIN;
 SELECT plan(74);
 
 SELECT workflow.ensure_app('qa'), workflow.ensure_app('qb');
+-- API functions act for the request's app only: qa unless a helper says otherwise.
+SELECT set_config('workflow.app_id', 'qa', true);
 -- Helpers for this file only (rolled back with it).
 CREATE FUNCTION pg_temp.enq(queue text, message jsonb, deployment text DEFAULT 'v1', key text DEFAULT NULL,
                             delay numeric DEFAULT NULL, app text DEFAULT 'qa') RETURNS text
-LANGUAGE sql AS $$ SELECT workflow.enqueue(app, queue, message, deployment, key, delay) ->> 'messageId' $$;
+LANGUAGE plpgsql AS $$
+DECLARE
+  id text;
+BEGIN
+  PERFORM set_config('workflow.app_id', app, true);
+  id := workflow.enqueue(app, queue, message, deployment, key, delay) ->> 'messageId';
+  PERFORM set_config('workflow.app_id', 'qa', true);
+  RETURN id;
+END $$;
 CREATE FUNCTION pg_temp.msg(id text) RETURNS workflow.messages
 LANGUAGE sql AS $$ SELECT * FROM workflow.messages WHERE message_id = id $$;
 CREATE FUNCTION pg_temp.claim(lim integer DEFAULT 100) RETURNS jsonb
@@ -240,7 +250,7 @@ SELECT is((SELECT status FROM workflow.messages WHERE idempotency_key = 'r'), 'q
 SELECT pg_temp.enq('__wkf_step_s', '{"n":"x1"}', deployment => 'v9');
 SELECT pg_temp.claim();
 SELECT workflow.register_handler('qa', 'pod-v9', 'v9', 'http://v9/flow', 'http://v9/step');
-SELECT is(workflow.expire_version('qa', 'v9'), '{"removedHandlers": 1, "deadLetteredMessages": 1}',
+SELECT is(workflow.expire_version('qa', 'v9'), '{"cancelledRuns": 0, "removedHandlers": 1, "deadLetteredMessages": 1}',
           'expiring a version removes its handlers and dead-letters its messages');
 SELECT is((pg_temp.msg(pg_temp.enq('__wkf_step_s', '{"n":"x2"}', deployment => 'v9'))).status, 'dead',
           'a message for an expired version is dead on arrival');
@@ -259,7 +269,7 @@ SELECT pg_temp.enq('__wkf_step_s', '{}', app => 'qb', deployment => 'v1');
 SET LOCAL ROLE pgw_tenant;
 SELECT set_config('workflow.app_id', 'qa', true);
 SELECT is((SELECT count(*) FROM workflow.messages WHERE app_id = 'qb'), 0::bigint, 'an app sees none of another''s messages');
-SELECT throws_ok($$ SELECT workflow.enqueue('qb', '__wkf_step_s', '{}') $$, 'PW404', NULL, 'nor can it enqueue for it');
+SELECT throws_ok($$ SELECT workflow.enqueue('qb', '__wkf_step_s', '{}') $$, 'PW403', NULL, 'nor can it enqueue for it');
 SELECT throws_ok($$ SELECT workflow.claim_messages(1, 1, 1) $$, '42501', NULL, 'tenants cannot claim');
 SELECT throws_ok($$ SELECT workflow.expire_version('qa', 'v1') $$, '42501', NULL, 'tenants cannot expire versions');
 RESET ROLE;

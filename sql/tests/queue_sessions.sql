@@ -48,7 +48,8 @@ BEGIN
   END LOOP;
   -- Committed by the setup session: one run with two keyed workflow messages (oldest first), ten step messages.
   PERFORM pg_temp.remote('qs_setup', $q$
-    SELECT workflow.ensure_app('tap_sessions')::text || workflow.register_handler('tap_sessions', 'pod', 'v1',
+    SELECT workflow.ensure_app('tap_sessions')::text || set_config('workflow.app_id', 'tap_sessions', false)
+        || workflow.register_handler('tap_sessions', 'pod', 'v1',
              'http://127.0.0.1:9/flow', 'http://127.0.0.1:9/step')::text
         || workflow.enqueue('tap_sessions', '__wkf_workflow_w', '{"runId":"wrun_S","i":1}', 'v1', 'm1')::text
         || workflow.enqueue('tap_sessions', '__wkf_workflow_w', '{"runId":"wrun_S","i":2}', 'v1', 'm2')::text $q$);

@@ -3,6 +3,8 @@ BEGIN;
 SELECT plan(28);
 
 SELECT workflow.ensure_app('reads');
+-- API functions act for the request's app only.
+SELECT set_config('workflow.app_id', 'reads', true);
 CREATE FUNCTION pg_temp.mk(n int) RETURNS text LANGUAGE sql AS $$
   SELECT (workflow.create_event('reads', NULL, 'run_created', NULL,
     jsonb_build_object('deploymentId', 'd' || (n % 2), 'workflowName', 'wf' || (n % 3), 'input', jsonb_build_object('n', n)), 3)::jsonb

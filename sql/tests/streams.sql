@@ -10,6 +10,8 @@ SELECT ok((SELECT bool_and(relrowsecurity) FROM pg_class
 
 SELECT workflow.ensure_app('tap_streams');
 SELECT workflow.ensure_app('tap_other');
+-- API functions act for the request's app only.
+SELECT set_config('workflow.app_id', 'tap_streams', true);
 CREATE TEMP TABLE r AS
 SELECT workflow.create_event('tap_streams', NULL, 'run_created', NULL,
          '{"deploymentId":"d1","workflowName":"wf","input":{"__type":"Uint8Array","data":""}}', 2)::jsonb -> 'run' ->> 'runId' AS id
@@ -90,7 +92,7 @@ SET LOCAL ROLE pgw_tenant;
 SELECT set_config('workflow.app_id', 'tap_other', true);
 SELECT is((SELECT count(*)::int FROM workflow.stream_chunks) + (SELECT count(*)::int FROM workflow.streams), 0,
           'row-level security hides other apps'' streams');
-SELECT throws_ok($$ SELECT * FROM workflow.read_stream('tap_streams', 's', 0) $$, 'PW404', NULL,
+SELECT throws_ok($$ SELECT * FROM workflow.read_stream('tap_streams', 's', 0) $$, 'PW403', NULL,
                  'reading through another app is refused');
 RESET ROLE;
 

@@ -18,8 +18,10 @@ SELECT is(
 SELECT ok(NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = 'pgw_tenant'), 'pgw_tenant is an ordinary role');
 
 SELECT workflow.ensure_app('tenant_a'), workflow.ensure_app('tenant_b');
+SELECT set_config('workflow.app_id', 'tenant_a', true);
 SELECT workflow.create_event('tenant_a', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'run_created', NULL,
   '{"deploymentId":"d","workflowName":"w","input":null}', 3);
+SELECT set_config('workflow.app_id', 'tenant_b', true);
 SELECT workflow.create_event('tenant_b', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'run_created', NULL,
   '{"deploymentId":"d","workflowName":"w","input":null}', 3);
 SELECT workflow.create_event('tenant_b', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'step_created', 's1', '{"stepName":"x"}', 3);
@@ -31,8 +33,8 @@ SELECT set_config('workflow.app_id', 'tenant_a', true);
 SELECT is((SELECT count(*) FROM workflow.runs), 1::bigint, 'app a sees its one run');
 SELECT is((SELECT count(*) FROM workflow.steps), 0::bigint, 'app a sees none of app b''s steps');
 SELECT is((SELECT count(*) FROM workflow.apps), 1::bigint, 'app a sees only its own app row');
-SELECT throws_ok($$ SELECT workflow.get_run('tenant_b', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV') $$, 'PW404', NULL,
-                 'asking for app b''s run as app a: not found');
+SELECT throws_ok($$ SELECT workflow.get_run('tenant_b', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV') $$, 'PW403', NULL,
+                 'asking for app b''s run as app a: refused');
 SELECT throws_ok($$ INSERT INTO workflow.events (app_id, run_id, event_id, event_type, created_at)
                     VALUES ('tenant_b', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV', 'x', 'run_started', now()) $$,
                  '42501', NULL, 'app a cannot write app b''s rows');

@@ -33,6 +33,9 @@ E2E_DIR = Path(__file__).resolve().parent
 APP_DIR = E2E_DIR / "app"
 CLIENT_DIR = E2E_DIR.parent.parent / "clients" / "world"
 INSTALL_STAMP = APP_DIR / "node_modules" / ".pgw-e2e-install-stamp"
+# The DevKit web UI (`workflow web`) needs Node >= 22; the suite installs the npm package node@22 here.
+NODE22_DIR = E2E_DIR / ".node22"
+NODE22 = NODE22_DIR / "node_modules" / ".bin" / "node"
 BUILD_STAMP = APP_DIR / ".well-known" / "workflow" / "v1" / ".pgw-e2e-build-stamp"
 WELL_KNOWN_FILES = ("flow.js", "step.js", "webhook.js", "manifest.json")
 
@@ -160,6 +163,7 @@ class E2EApp:
     deployment_id: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)  # the app's full environment
     app_id: str = "default"
     _started: list[str] = field(default_factory=list)
 
@@ -202,6 +206,17 @@ class E2EApp:
     def api(self, method: str, path: str, body: Any = None) -> Any:
         return http_json(method, f"{self.service.url}/api/v1/apps/{self.app_id}/{path}", body)
 
+    def run_with_app_env(self, *argv: str, timeout: float = 120.0) -> str:
+        """Runs a command in the app directory with the app's full environment (as a
+        CLI or a script next to the app would); its stdout, or a failure with its output."""
+        proc = subprocess.run(
+            list(argv), cwd=APP_DIR, env={**self.env, "WORKFLOW_NO_UPDATE_CHECK": "1"},
+            capture_output=True, timeout=timeout, check=False,
+        )
+        out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+        assert proc.returncode == 0, f"{' '.join(argv)} exited {proc.returncode}\n{out[-2000:]}\n{err[-2000:]}"
+        return out
+
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "--- e2e app log ---\n" + "\n".join(text.splitlines()[-lines:])
@@ -232,7 +247,8 @@ def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
         process = subprocess.Popen(
             ["node", "server.mjs"], cwd=e2e_app_build, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    app = E2EApp(url=url, service=pgw_server, deployment_id=deployment_id, process=process, log_path=log_path)
+    app = E2EApp(url=url, service=pgw_server, deployment_id=deployment_id, process=process, log_path=log_path,
+                 env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -247,6 +263,70 @@ def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
                 pytest.fail(f"the e2e app did not become ready\n{app.log_tail()}", pytrace=False)
             time.sleep(0.1)
         yield app
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def node22() -> Path:
+    """A Node 22 binary (npm package node@22, installed once into tests/e2e/.node22)."""
+    def version() -> str:
+        if not NODE22.exists():
+            return ""
+        out = subprocess.run([str(NODE22), "--version"], capture_output=True, check=False)
+        return out.stdout.decode().strip()
+
+    if not version().startswith("v22."):
+        NODE22_DIR.mkdir(exist_ok=True)
+        _progress("installing node@22 (npm) for the web UI check")
+        proc = subprocess.run(
+            ["npm", "install", "--prefix", str(NODE22_DIR), "--no-save", "--no-audit", "--no-fund", "node@22"],
+            capture_output=True, check=False,
+        )
+        if not version().startswith("v22."):
+            pytest.fail(f"could not install node@22: {proc.stdout.decode()[-2000:]}{proc.stderr.decode()[-2000:]}",
+                        pytrace=False)
+    return NODE22
+
+
+@pytest.fixture(scope="session")
+def web_ui(e2e_app: E2EApp, node22: Path) -> Iterator[str]:
+    """`workflow web --backend pg-workflow-world` (the DevKit's web UI) run with the app's environment;
+    its base URL."""
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(prefix="pgw-e2e-web-", suffix=".log")[1])
+    env = {**e2e_app.env, "WORKFLOW_NO_UPDATE_CHECK": "1", "PATH": f"{node22.parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PORT", None)
+    _progress(f"starting the DevKit web UI on port {port} (log: {log_path})")
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [str(node22), "node_modules/.bin/workflow", "web", "--backend", "pg-workflow-world", "--noBrowser",
+             "--webPort", str(port)],
+            cwd=APP_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"workflow web exited with {process.returncode}: {log_path.read_text()[-3000:]}",
+                            pytrace=False)
+            try:
+                with urllib.request.urlopen(url + "/", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"workflow web did not answer: {log_path.read_text()[-3000:]}", pytrace=False)
+            time.sleep(0.2)
+        yield url
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

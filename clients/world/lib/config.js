@@ -12,7 +12,7 @@ import { DEFAULT_SERVICE_ACCOUNT_DIR } from './auth.js';
  * @property {string} [appId] application id (default "default")
  * @property {string} [deploymentId] this deployment's version (default "local")
  * @property {string} [appUrl] this app's own base URL, for handler registration
- * @property {string} [podId] registration id of this process
+ * @property {string} [podId] registration id of this process (used as given)
  * @property {string} [serviceAccountDir] Kubernetes service-account dir
  * @property {number} [requestTimeoutMs] per-request deadline (default 60 s)
  * @property {number} [maxSockets] keep-alive pool size (default 64)
@@ -49,14 +49,49 @@ export function handlerEndpoints(appUrl) {
 }
 
 /**
- * Stable per app URL (so a restarted container replaces its own
- * registration) yet distinct for two apps on one host. No slashes: it is a
- * path segment of DELETE /handlers/:podId.
- * @param {string} appUrl
+ * Where the service reaches this app, and which setting said so. Like
+ * world-local and world-postgres, an app that only sets PORT is reached at
+ * http://localhost:$PORT (WORKFLOW_LOCAL_BASE_URL, their override, is honoured
+ * too), so switching from those Worlds needs no new variable.
+ * @param {WorldOptions} options
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {{ appUrl?: string, appUrlSource?: string }}
  */
-function defaultPodId(appUrl) {
-  const digest = createHash('sha256').update(appUrl).digest('hex').slice(0, 10);
-  return `${hostname()}-${digest}`;
+function resolveAppUrl(options, env) {
+  const named = [
+    ['appUrl option', options.appUrl],
+    ['WORKFLOW_APP_URL', env.WORKFLOW_APP_URL],
+    ['PLT_WORLD_APP_URL', env.PLT_WORLD_APP_URL],
+    ['WORKFLOW_LOCAL_BASE_URL', env.WORKFLOW_LOCAL_BASE_URL],
+  ];
+  for (const [source, value] of named) {
+    if (value !== undefined && value !== '') return { appUrl: withoutTrailingSlash(value), appUrlSource: source };
+  }
+  const port = env.PORT;
+  if (port !== undefined && port !== '') {
+    if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      throw new Error(`pg-workflow-world: invalid PORT ${JSON.stringify(port)} (used for the app URL http://localhost:$PORT)`);
+    }
+    return { appUrl: `http://localhost:${port}`, appUrlSource: 'PORT' };
+  }
+  return {};
+}
+
+/**
+ * The registration id of this process. Every process gets its own (the
+ * process id is part of it): a CLI or script that inherits the app's
+ * environment must never own, and so never remove, the app's registration.
+ * Stable across restarts of a container (same hostname, same pid), so a
+ * restarted app replaces its own registration. No slashes: it is a path
+ * segment of DELETE /handlers/:podId.
+ * @param {string | undefined} base  WORKFLOW_POD_ID
+ * @param {string | undefined} appUrl
+ * @param {number} pid
+ */
+export function processPodId(base, appUrl, pid = process.pid) {
+  if (!base && !appUrl) return undefined;
+  const prefix = base || `${hostname()}-${createHash('sha256').update(String(appUrl)).digest('hex').slice(0, 10)}`;
+  return `${prefix.replaceAll('/', '_')}-${pid}`;
 }
 
 /** @param {WorldOptions} [options] */
@@ -78,7 +113,7 @@ export function resolveConfig(options = {}) {
     throw new Error(`pg-workflow-world: service URL must be http(s), got ${parsed.protocol}`);
   }
   const appId = firstSet(options.appId, env.WORKFLOW_APP_ID, env.PLT_WORLD_APP_ID) ?? 'default';
-  const appUrl = firstSet(options.appUrl, env.WORKFLOW_APP_URL, env.PLT_WORLD_APP_URL);
+  const { appUrl, appUrlSource } = resolveAppUrl(options, env);
   const numberOption = (value, name, fallback) => {
     if (value === undefined) return fallback;
     const n = Number(value);
@@ -92,8 +127,10 @@ export function resolveConfig(options = {}) {
     appBasePath: `/api/v1/apps/${encodeURIComponent(appId)}`,
     deploymentId:
       firstSet(options.deploymentId, env.WORKFLOW_DEPLOYMENT_ID, env.PLT_WORLD_DEPLOYMENT_VERSION) ?? 'local',
-    appUrl: appUrl ? withoutTrailingSlash(appUrl) : undefined,
-    podId: firstSet(options.podId, env.WORKFLOW_POD_ID) ?? (appUrl ? defaultPodId(appUrl) : undefined),
+    appUrl,
+    /** Which setting gave appUrl (for messages); undefined when none did. */
+    appUrlSource,
+    podId: firstSet(options.podId) ?? processPodId(firstSet(env.WORKFLOW_POD_ID), appUrl),
     serviceAccountDir: firstSet(options.serviceAccountDir, env.K8S_SERVICE_ACCOUNT_DIR) ?? DEFAULT_SERVICE_ACCOUNT_DIR,
     requestTimeoutMs: numberOption(options.requestTimeoutMs, 'requestTimeoutMs', 60_000),
     maxSockets: numberOption(options.maxSockets, 'maxSockets', 64),

@@ -6,14 +6,30 @@
 // headers, JSON body with tagged binaries, a 2xx {timeoutSeconds} asking for
 // redelivery), so the runtime's handlers run unmodified.
 
+import { WorkflowWorldError } from '@workflow/errors';
 import { createLocalWorld } from '@workflow/world-local';
 import { trace, traceNow, tracing } from './trace.js';
 
 /**
- * @param {ReturnType<typeof import('./http.js').createTransport>} transport
- * @param {{ appBasePath: string, deploymentId: string }} config
+ * Why a message cannot be queued by a World that does not know where the app
+ * lives: it would wait for a registration that never comes. Not retryable
+ * (code NO_APP_URL), so start() and the runtime report it at once.
+ * @param {string} queueName
  */
-export function createQueue(transport, { appBasePath, deploymentId }) {
+export function noAppUrlError(queueName) {
+  return new WorkflowWorldError(
+    `pg-workflow-world: cannot queue ${queueName}: pg-workflow does not know where to deliver it. ` +
+      'Set WORKFLOW_APP_URL to the URL at which the service reaches this app (or PORT, for http://localhost:$PORT), ' +
+      'in the app and in every process that starts workflows.',
+    { code: 'NO_APP_URL' }
+  );
+}
+
+/**
+ * @param {ReturnType<typeof import('./http.js').createTransport>} transport
+ * @param {{ appBasePath: string, deploymentId: string, appUrl?: string }} config
+ */
+export function createQueue(transport, { appBasePath, deploymentId, appUrl }) {
   /** @type {ReturnType<typeof createLocalWorld> | undefined} */
   let localWorld;
 
@@ -28,6 +44,7 @@ export function createQueue(transport, { appBasePath, deploymentId }) {
      * @param {{ deploymentId?: string, idempotencyKey?: string, delaySeconds?: number, headers?: Record<string,string>, specVersion?: number }} [opts]
      */
     async queue(queueName, message, opts) {
+      if (!appUrl) throw noAppUrlError(queueName);
       const body = {
         queueName,
         message,

@@ -1,8 +1,9 @@
 // Registers this process's /.well-known/workflow/v1/{flow,step,webhook}
 // endpoints with the service (POST /handlers), so the dispatcher knows where
-// to deliver this deployment's messages. Registration is an upsert; the
-// service keeps it until DELETE /handlers/:podId (sent by close()), the
-// version is expired, or the endpoints keep refusing connections.
+// to deliver this deployment's messages. Registration is an upsert keyed by
+// this process's own podId; the service keeps it until DELETE
+// /handlers/:podId (sent by close(), and only for a registration this process
+// made), the version is expired, or the endpoints keep refusing connections.
 
 import { handlerEndpoints } from './config.js';
 
@@ -36,8 +37,8 @@ export function createRegistration(transport, { appBasePath, appUrl, podId, depl
       if (!warned) {
         warned = true;
         console.warn(
-          '[pg-workflow-world] no app URL configured (WORKFLOW_APP_URL); not registering handlers — ' +
-            'messages are delivered only to endpoints registered by another process'
+          '[pg-workflow-world] no app URL configured (WORKFLOW_APP_URL, or PORT for http://localhost:$PORT); ' +
+            'not registering handlers — queueing a message will fail until one is set'
         );
       }
       return Promise.resolve();

@@ -43,7 +43,7 @@ after(() => srv.close());
 
 const last = () => srv.requests.at(-1);
 const worldFor = (extra = {}) =>
-  createWorld({ serviceUrl: srv.url, appId: 'my app', deploymentId: 'dpl_7', env: {}, ...extra });
+  createWorld({ serviceUrl: srv.url, appId: 'my app', deploymentId: 'dpl_7', appUrl: 'http://127.0.0.1:9', env: {}, ...extra });
 
 test('config: service URL is required; env names are honoured', () => {
   assert.throws(() => createWorld({ env: {} }), /WORKFLOW_SERVICE_URL/);

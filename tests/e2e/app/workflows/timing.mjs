@@ -13,3 +13,26 @@ export async function sleepThenReport(ms) {
   const after = await now('after');
   return { before: before.at, after: after.at };
 }
+
+async function pause(ms) {
+  'use step';
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return { label: 'paused', at: Date.now() };
+}
+
+/** Sleeps for an hour: only a wake-up (or a cancel) ends the sleep in a test. */
+export async function sleepAnHour(label) {
+  'use workflow';
+  await sleep('1h');
+  const woke = await now(label);
+  return { woke: woke.label };
+}
+
+/** A slow step between two quick ones, to cancel a run while a step is running. */
+export async function slowStepBetween(ms) {
+  'use workflow';
+  await now('first');
+  await pause(ms);
+  await now('last');
+  return 'done';
+}

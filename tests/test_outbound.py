@@ -1,0 +1,182 @@
+"""Deliveries cannot be aimed (SPEC section 14). Addresses outside loopback
+are judged by the policy function alone — nothing here ever connects to
+them; end-to-end checks use loopback handlers only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from service.delivery import Refused, resolve_target, sanitised
+from service.outbound import OutboundPolicy
+
+from .k8s_fake import Cluster, FakeKubernetes, cluster, fake_k8s, multi_tenant_env
+from .pgw import Service, create_database, db_url, drop_database
+from .queue_support import FAST_QUEUE_ENV, HandlerServer, handler_server
+from .tenants import app_client, new_bound_app
+
+__all__ = ["cluster", "fake_k8s", "handler_server"]
+
+MULTI = OutboundPolicy.from_lists(True, [], [])
+SINGLE = OutboundPolicy.from_lists(False, [], [])
+EVERYTHING = OutboundPolicy.from_lists(True, ["0.0.0.0/0", "::/0"], [])
+
+
+@pytest.mark.parametrize("address", [
+    "169.254.169.254",  # AWS / GCP / Azure metadata
+    "169.254.170.2",  # ECS task metadata
+    "fe80::a9fe:a9fe",
+    "::ffff:169.254.169.254",  # IPv4-mapped form of the metadata address
+    "224.0.0.1", "239.255.255.250", "ff02::1",
+    "0.0.0.0", "0.1.2.3", "::", "255.255.255.255",
+])
+def test_never_ranges_are_refused_whatever_the_allow_list(address: str) -> None:
+    for policy in (MULTI, SINGLE, EVERYTHING):
+        assert policy.refusal(address, source=address) is not None, (policy, address)
+
+
+def test_loopback_only_in_single_tenant_mode_or_when_allowed() -> None:
+    for address in ("127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"):
+        assert "loopback" in (MULTI.refusal(address, source=address) or "")
+        assert SINGLE.refusal(address) is None
+        assert OutboundPolicy.from_lists(True, ["127.0.0.0/8", "::1/128"], []).refusal(address) is None
+
+
+def test_multi_tenant_default_is_the_registering_address() -> None:
+    assert MULTI.refusal("10.1.2.3", source="10.1.2.3") is None
+    assert MULTI.refusal("10.1.2.4", source="10.1.2.3") is not None
+    assert MULTI.refusal("10.1.2.3", source=None) is not None, "an unknown source allows nothing"
+    assert MULTI.refusal("fd00:ec2::254", source="10.1.2.3") is not None  # AWS metadata over IPv6 (not link-local)
+    assert MULTI.refusal("::ffff:10.1.2.3", source="10.1.2.3") is None
+    widened = OutboundPolicy.from_lists(True, ["10.0.0.0/8"], [])
+    assert widened.refusal("10.9.9.9", source="10.1.2.3") is None
+    assert widened.refusal("192.168.1.1", source="10.1.2.3") is not None
+
+
+def test_deny_list_wins() -> None:
+    narrowed = OutboundPolicy.from_lists(False, ["10.0.0.0/8"], ["10.0.5.0/24"])
+    assert narrowed.refusal("10.0.5.9") is not None
+    assert narrowed.refusal("10.0.6.9") is None
+    assert OutboundPolicy.from_lists(True, [], ["10.1.2.3/32"]).refusal("10.1.2.3", source="10.1.2.3") is not None
+
+
+def test_bad_networks_are_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="WF_HANDLER_ALLOW_NETWORKS"):
+        OutboundPolicy.from_lists(True, ["10.0.0.0/33"], [])
+
+
+async def test_targets_are_checked_before_any_connection() -> None:
+    # IP literals are judged without DNS; names are resolved (localhost: from the hosts file).
+    with pytest.raises(Refused, match="link-local") as refused:
+        await resolve_target("http://169.254.169.254/latest/meta-data/", "169.254.169.254", EVERYTHING)
+    assert refused.value.outcome == "failed"
+    with pytest.raises(Refused, match="loopback"):
+        await resolve_target("http://localhost:3000/.well-known/workflow/v1/flow", "127.0.0.1", MULTI)
+    with pytest.raises(Refused):
+        await resolve_target("http://user:pw@127.0.0.1/x", None, SINGLE)
+    target = await resolve_target("http://localhost:3000/flow?x=1", None, SINGLE)
+    assert target.url.host in ("127.0.0.1", "::1") and target.url.port == 3000 and target.url.path_qs == "/flow?x=1"
+    assert target.host == "localhost:3000" and target.server_hostname == "localhost"
+    literal = await resolve_target("https://127.0.0.1:8443/flow", None, SINGLE)
+    assert (str(literal.url), literal.server_hostname) == ("https://127.0.0.1:8443/flow", None)
+
+
+def test_stored_reasons_are_short_and_plain() -> None:
+    reason = sanitised("HTTP 500 \r\nSet-Cookie: x\x00" + "é" * 500)
+    assert len(reason) <= 200 and all(" " <= ch <= "~" for ch in reason)
+
+
+# -- end to end, loopback only -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def strict_cluster(template_db: str, fake_k8s: FakeKubernetes, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[Cluster]:
+    """Multi-tenant pg-workflow with the default outbound policy (no allow-list)."""
+    sa_dir: Path = tmp_path_factory.mktemp("serviceaccount")
+    fake_k8s.write_service_account(sa_dir)
+    name = create_database(template_db)
+    service = Service(db_url(name), env=multi_tenant_env(fake_k8s, sa_dir, **FAST_QUEUE_ENV))
+    try:
+        yield Cluster(fake_k8s, service.start(), sa_dir)
+    finally:
+        service.stop()
+        drop_database(name)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def _dead_letters(client: aiohttp.ClientSession) -> list[dict[str, object]]:
+    async with client.get("dead-letters") as resp:
+        assert resp.status == 200
+        return (await resp.json())["data"]
+
+
+async def _deliver_one(cluster: Cluster, http: aiohttp.ClientSession, endpoints: dict[str, str]) -> dict[str, object]:
+    """Registers ``endpoints``, enqueues one step message, waits for it to be dead-lettered; returns it."""
+    app_id = await new_bound_app(http, cluster)
+    async with app_client(cluster, app_id, "tok-a") as client:
+        async with client.post("handlers", json={"podId": "pod-1", "deploymentVersion": "v1",
+                                                 "endpoints": endpoints}) as resp:
+            assert resp.status == 201, await resp.text()
+        async with client.post("queue", json={"queueName": "__wkf_step_s", "message": {"workflowRunId": "wrun_x"},
+                                              "deploymentId": "v1"}) as resp:
+            assert resp.status == 201
+        dead: list[dict[str, object]] = []
+        deadline = asyncio.get_running_loop().time() + 15
+        while not dead and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+            dead = await _dead_letters(client)
+        assert len(dead) == 1, "the message should fail and be dead-lettered"
+        return dead[0]
+
+
+async def test_loopback_is_refused_in_multi_tenant_mode(strict_cluster: Cluster, http: aiohttp.ClientSession,
+                                                        handler_server: HandlerServer) -> None:
+    dead = await _deliver_one(strict_cluster, http, handler_server.endpoints)
+    assert "outbound policy" in str(dead["lastError"]) and "loopback" in str(dead["lastError"])
+    assert handler_server.deliveries == [], "nothing reached the handler"
+
+
+async def test_control_characters_in_handler_urls_are_400(cluster: Cluster, http: aiohttp.ClientSession) -> None:
+    app_id = await new_bound_app(http, cluster)
+    async with app_client(cluster, app_id, "tok-a") as client:
+        for bad in ("http://127.0.0.1:1/flow\r\nX-Injected: 1", "http://evil@127.0.0.1:1/flow", "file:///etc/passwd"):
+            async with client.post("handlers", json={"podId": "p", "endpoints": {
+                    "workflow": bad, "step": "http://127.0.0.1:1/step"}}) as resp:
+                body = await resp.json()
+                assert (resp.status, body["code"]) == (400, "WF_INVALID_HANDLER"), body
+                assert "endpoints.workflow" in body["message"]
+
+
+async def test_redirects_are_not_followed(cluster: Cluster, http: aiohttp.ClientSession,
+                                          handler_server: HandlerServer) -> None:
+    """A loopback handler answers 307 towards another loopback port: the dispatcher does not go there."""
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(handler_server.endpoints["step"], text="secret body")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", redirect)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        base = f"http://127.0.0.1:{port}/.well-known/workflow/v1"
+        dead = await _deliver_one(cluster, http, {"workflow": f"{base}/flow", "step": f"{base}/step"})
+    finally:
+        await runner.cleanup()
+    assert str(dead["lastError"]).startswith("HTTP 307") and "not followed" in str(dead["lastError"])
+    assert "secret body" not in str(dead["lastError"]), "answers are not stored"
+    assert handler_server.deliveries == []
