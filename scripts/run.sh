@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-install_system_packages
+install_system_packages "${RUNTIME_PACKAGES[@]}" "${SERVER_PACKAGES[@]}"  # no test tools
 install_python_package
 exec .venv/bin/pg-workflow "$@"

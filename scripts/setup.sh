@@ -1,15 +1,23 @@
 # Shared set-up steps for scripts/run.sh and scripts/test.sh (sourced, not run).
 # Each step checks first and does nothing when it is already done.
 
-SYSTEM_PACKAGES=(postgresql-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl sqitch libdbd-pg-perl)
+# Debian packages, by purpose. The Dockerfile installs exactly RUNTIME_PACKAGES
+# (tests/test_dockerfile.py checks it): a container always has a DATABASE_URL.
+RUNTIME_PACKAGES=(postgresql-client-15 sqitch libdbd-pg-perl)  # psql + sqitch: migrations at start
+SERVER_PACKAGES=(postgresql-15)  # the embedded cluster (no DATABASE_URL) and the tests' database
+TEST_PACKAGES=(postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl  # pgTAP, pg_prove
+               chromium)  # tests/e2e checks the DevKit web UI in a headless Chromium
+SYSTEM_PACKAGES=("${RUNTIME_PACKAGES[@]}" "${SERVER_PACKAGES[@]}" "${TEST_PACKAGES[@]}")
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# Installs the packages given as arguments (default: every group) that are missing.
 install_system_packages() {
-  local missing=()
-  for pkg in "${SYSTEM_PACKAGES[@]}"; do
+  local missing=() wanted=("$@")
+  [ ${#wanted[@]} -gt 0 ] || wanted=("${SYSTEM_PACKAGES[@]}")
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   if [ ${#missing[@]} -gt 0 ]; then

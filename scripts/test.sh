@@ -7,7 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-SYSTEM_PACKAGES+=(chromium)  # tests/e2e checks the DevKit web UI in a headless Chromium
 install_system_packages
 install_python_package
 ensure_postgres
@@ -17,6 +16,9 @@ bash scripts/pgtap.sh
 
 echo "==> ruff"
 .venv/bin/ruff check service tests bench
+
+echo "==> hadolint (Dockerfile)"
+.venv/bin/hadolint Dockerfile
 
 echo "==> client World unit tests (clients/world, node --test)"
 require_node

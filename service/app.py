@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from . import dispatcher, keys, live, metrics, observe
+from . import dispatcher, keys, live, metrics, observe, retention
 from .auth import auth_middleware, authenticator_for
 from .config import Settings
 from .db import Database, Limits
@@ -44,6 +44,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     app.router.add_routes(run_actions.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
     metrics.setup(app)  # GET /metrics
+    retention.setup(app)  # purge job (unless WF_RETENTION_INTERVAL_SECONDS=0): started on startup, stopped on shutdown
     return app
 
 

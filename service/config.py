@@ -63,7 +63,7 @@ class Option:
     kind: str  # str | int | float | bool | path | list (comma or space separated)
     default: Any  # None: unset (or computed, see default_text); a callable: computed at start
     help: str
-    section: str = "service"  # service | dispatcher
+    section: str = "service"  # service | dispatcher | retention
     minimum: float | None = None
     maximum: float | None = None
     positive: bool = False  # strictly greater than zero
@@ -178,8 +178,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("WF_QUEUE_HANDLER_TIMEOUT_SECONDS", "handler_timeout", "float", 300.0,
            "no answer within this time counts as a failed delivery", "dispatcher", positive=True),
     Option("WF_QUEUE_LEASE_SECONDS", "lease_seconds", "float", None,
-           "claim lease; after it any replica redelivers the message", "dispatcher", positive=True,
-           default_text="handler timeout + 30"),
+           "claim lease: the backstop for a replica that hangs while still connected (a dead one's claims come "
+           "back through its session)", "dispatcher", positive=True, default_text="handler timeout + 30"),
+    Option("WF_QUEUE_SESSION_GRACE_SECONDS", "session_grace", "float", 5.0,
+           "a dispatcher session whose connection is gone this long has its claims handed back (its owner may "
+           "resume it sooner)", "dispatcher", minimum=0),
+    Option("WF_QUEUE_SESSION_CHECK_SECONDS", "session_check", "float", 1.0,
+           "how often each replica looks for dead sessions", "dispatcher", positive=True),
+    Option("WF_REPLICA_NAME", "replica_name", "str", None,
+           "the replica's session name: a restart under the same name takes its dead predecessor's claims at once",
+           default_text="<hostname>:<port>"),
     Option("WF_QUEUE_MAX_ATTEMPTS", "max_attempts", "int", 50,
            "failed deliveries before a message is dead-lettered", "dispatcher", minimum=1),
     Option("WF_QUEUE_RETRY_BASE_SECONDS", "retry_base", "float", 1.0,
@@ -191,7 +199,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("WF_HANDLER_GRACE_SECONDS", "grace", "float", 60.0,
            "a pod refusing connections for longer than this is no longer live", "dispatcher", minimum=0),
     Option("WF_QUEUE_RETENTION_SECONDS", "retention", "float", 3600.0,
-           "delivered messages are kept this long so idempotency keys still deduplicate", "dispatcher", minimum=0),
+           "delivered messages are kept this long so idempotency keys still deduplicate (purged by the retention "
+           "job)", "dispatcher", minimum=0),
+    # -- retention job (SPEC section 14) ---------------------------------------
+    Option("WF_RETENTION_INTERVAL_SECONDS", "interval", "float", 300.0,
+           "how often this replica runs the retention job; 0: never", "retention", minimum=0),
+    Option("WF_RETENTION_RUN_DAYS", "run_days", "float", 30.0,
+           "terminal runs (with their events, steps, hooks, waits, streams) are purged this long after they ended; "
+           "0: kept", "retention", minimum=0),
+    Option("WF_RETENTION_DEAD_LETTER_DAYS", "dead_letter_days", "float", 14.0,
+           "dead letters are purged this long after they died; 0: kept", "retention", minimum=0),
+    Option("WF_RETENTION_HEALTH_CHECK_SECONDS", "health_checks", "float", 3600.0,
+           "__health_check__* streams are purged this long after they were written; 0: kept", "retention",
+           minimum=0),
+    Option("WF_RETENTION_BATCH", "batch", "int", 500, "rows per purge transaction", "retention",
+           minimum=1, maximum=100000),
     Option("WF_QUEUE_DRAIN_SECONDS", "drain", "float", 5.0,
            "on shutdown, wait this long for deliveries in flight, then release the rest", "dispatcher", minimum=0),
 )
@@ -249,6 +271,7 @@ class Settings:
     auth_cache_entries: int = _default("WF_AUTH_CACHE_ENTRIES")
     handler_allow_networks: tuple[str, ...] = _default("WF_HANDLER_ALLOW_NETWORKS")
     handler_deny_networks: tuple[str, ...] = _default("WF_HANDLER_DENY_NETWORKS")
+    replica_name: str | None = _default("WF_REPLICA_NAME")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -265,6 +288,35 @@ class Settings:
     def multi_tenant(self) -> bool:
         """A service-account token file means we run in Kubernetes with many tenants."""
         return (self.k8s_service_account_dir / "token").exists()
+
+
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """The retention job's settings (README, Retention): ages in seconds; 0 keeps that kind of data forever."""
+
+    interval: float = _default("WF_RETENTION_INTERVAL_SECONDS")  # 0: no retention job on this replica
+    runs: float = _default("WF_RETENTION_RUN_DAYS") * _DAY
+    dead_letters: float = _default("WF_RETENTION_DEAD_LETTER_DAYS") * _DAY
+    delivered: float = _default("WF_QUEUE_RETENTION_SECONDS")  # the idempotency window
+    health_checks: float = _default("WF_RETENTION_HEALTH_CHECK_SECONDS")
+    batch: int = _default("WF_RETENTION_BATCH")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RetentionSettings:
+        """The ``retention`` section of OPTIONS (days become seconds) and the dispatcher's idempotency window."""
+        source = os.environ if env is None else env
+        values = read_section("retention", source)
+        return cls(
+            interval=values["interval"],
+            runs=values["run_days"] * _DAY,
+            dead_letters=values["dead_letter_days"] * _DAY,
+            delivered=BY_ENV["WF_QUEUE_RETENTION_SECONDS"].value(source),
+            health_checks=values["health_checks"],
+            batch=values["batch"],
+        )
 
 
 def help_text() -> str:

@@ -6,10 +6,17 @@ never on a fixed polling interval: delayed messages and lost leases send no
 notification, so every claim also answers when the next message falls due.
 After every (re)connect of its LISTEN connection it claims at once, since
 notifications sent meanwhile are gone. Every replica may run one; claims are
-leases taken with SKIP LOCKED, so there is no leader and a killed replica's
-messages come back when their leases end. All rules (routing, serialisation
-per run, retries, dead letters) live in workflow.claim_messages and
-workflow.ack_messages; this module moves bytes and keeps time.
+leases taken with SKIP LOCKED, so there is no leader.
+
+Claims belong to the dispatcher's database session: the LISTEN connection
+holds the session's lock (workflow.open_dispatcher_session), and every
+replica periodically reaps sessions whose lock is free, so a killed replica's
+messages come back within seconds (at once when it restarts under the same
+name); the lease only covers a dispatcher that hangs while connected. When
+the LISTEN connection drops, claiming pauses until the session is resumed on
+the new connection, which keeps its claims if it comes back within the grace
+period. All rules (routing, serialisation per run, retries, dead letters,
+sessions) live in SQL; this module moves bytes and keeps time.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import contextlib
 import json
 import logging
 import math
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -33,6 +41,7 @@ from .db import Database
 from .delivery import Deliverer
 from .listener import Listener
 from .outbound import OutboundPolicy
+from .queries import QUERIES
 
 log = logging.getLogger("pg_workflow.dispatcher")
 
@@ -40,6 +49,8 @@ log = logging.getLogger("pg_workflow.dispatcher")
 # again shortly rather than spin while it commits.
 _CONTENDED_RETRY = 0.05
 _DB_ERROR_RETRY = 1.0
+# Cap on the LISTEN connection's reconnect backoff: well inside the session grace period.
+_SESSION_RECONNECT_DELAY = 1.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class DispatcherSettings:
     grace: float
     retention: float
     drain: float
+    session_grace: float
+    session_check: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
@@ -80,10 +93,14 @@ class DispatcherSettings:
 class Dispatcher:
     """LISTEN task + claim loop + delivery tasks + ack batcher of one replica."""
 
-    def __init__(self, db: Database, settings: DispatcherSettings, policy: OutboundPolicy) -> None:
+    def __init__(self, db: Database, settings: DispatcherSettings, policy: OutboundPolicy, name: str) -> None:
         self._db = db
+        self._name = name  # the replica: a restart under the same name takes its dead session's claims at once
+        self._session_id: int | None = None
         # After a reconnect, claim at once: notifications sent meanwhile are gone.
-        self._listener = Listener(db.url, "listen_queue", "dispatcher", self._on_notify, lambda: self._wake_in(0))
+        # Reconnect quickly: the session must be resumed within its grace period.
+        self._listener = Listener(db.url, "listen_queue", "dispatcher", self._on_notify, lambda: self._wake_in(0),
+                                  prepare=self._attach_session, max_reconnect_delay=_SESSION_RECONNECT_DELAY)
         self._settings = settings
         self._deliverer = Deliverer(settings.concurrency, settings.handler_timeout, policy)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,13 +122,20 @@ class Dispatcher:
         self._tasks = [
             asyncio.create_task(self._listener.run_forever(), name="pg-workflow queue listener"),
             asyncio.create_task(self._claim_forever(), name="pg-workflow queue claims"),
+            asyncio.create_task(self._reap_forever(), name="pg-workflow queue session reaper"),
         ]
 
     async def stop(self) -> None:
-        """Stop claiming, let deliveries finish for a moment, settle what finished, give back the rest."""
-        for task in self._tasks:
+        """Stop claiming, let deliveries finish for a moment, settle what finished, give back the rest.
+
+        The LISTEN connection (and so the session's lock) stays open until the
+        session is closed: other replicas must not hand back claims that are
+        still being delivered here.
+        """
+        listener, *others = self._tasks
+        for task in others:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*others, return_exceptions=True)
         if self._deliveries:
             await asyncio.wait(set(self._deliveries), timeout=self._settings.drain)
         for task in list(self._deliveries):
@@ -127,7 +151,42 @@ class Dispatcher:
             with contextlib.suppress(psycopg.Error, OSError):
                 released = await self._db.admin_call("release_messages", {"claims": Jsonb(claims)})
                 log.info("released %s unfinished deliveries", released)
+        if self._session_id is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await self._db.admin_call("close_dispatcher_session", {"session_id": self._session_id})
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
         await self._deliverer.close()
+
+    # -- the claim session -------------------------------------------------
+
+    async def _attach_session(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """On every (re)connect of the LISTEN connection: resume our session there, or open a new one."""
+        if self._session_id is not None:
+            row = await (await conn.execute(QUERIES["resume_dispatcher_session"],
+                                            {"session_id": self._session_id})).fetchone()
+            if row is not None and row[0]:
+                log.info("resumed dispatcher session %s", self._session_id)
+                return
+            log.warning("dispatcher session %s was taken over while disconnected: its %s deliveries in flight "
+                        "may be delivered again", self._session_id, len(self._claims))
+        row = await (await conn.execute(QUERIES["open_dispatcher_session"], {"name": self._name})).fetchone()
+        assert row is not None
+        self._session_id = row[0]
+        log.info("opened dispatcher session %s as %s", self._session_id, self._name)
+
+    async def _reap_forever(self) -> None:
+        """Hands back the claims of sessions whose connection is gone (every replica does it; SKIP LOCKED)."""
+        while True:
+            await asyncio.sleep(self._settings.session_check)
+            try:
+                reaped = await self._db.admin_call("reap_dispatcher_sessions",
+                                                   {"grace_seconds": self._settings.session_grace})
+            except (psycopg.Error, OSError) as exc:
+                log.warning("reaping dispatcher sessions failed (%s)", exc)
+                continue
+            if reaped:
+                log.warning("handed back %s claims of dispatcher sessions that ended", reaped)
 
     # -- waking up ---------------------------------------------------------
 
@@ -172,10 +231,13 @@ class Dispatcher:
                 continue
             limit = min(settings.batch_size, free)
             self._due_at = math.inf  # notifications during the claim lower it again
+            if self._session_id is None or not self._listener.listening:
+                continue  # no session to claim for: the (re)connect wakes us
             try:
                 text = await self._db.admin_call(
                     "claim_messages",
-                    {"limit": limit, "lease_seconds": settings.lease_seconds, "grace_seconds": settings.grace},
+                    {"session_id": self._session_id, "limit": limit, "lease_seconds": settings.lease_seconds,
+                     "grace_seconds": settings.grace},
                 )
             except (psycopg.Error, OSError) as exc:
                 log.warning("claiming failed (%s); retrying in %.1fs", exc, _DB_ERROR_RETRY)
@@ -258,7 +320,8 @@ def setup(app: web.Application) -> None:
     policy = OutboundPolicy.from_lists(settings.multi_tenant, settings.handler_allow_networks,
                                        settings.handler_deny_networks)
     log.info("outbound policy for deliveries: %s", policy.describe())
-    dispatcher = Dispatcher(app[keys.DB], DispatcherSettings.from_env(), policy)
+    name = settings.replica_name or f"{socket.gethostname()}:{settings.port}"
+    dispatcher = Dispatcher(app[keys.DB], DispatcherSettings.from_env(), policy, name)
     app[keys.DISPATCHER] = dispatcher
 
     async def start(app: web.Application) -> None:

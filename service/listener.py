@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import psycopg
 
@@ -22,15 +23,23 @@ _KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
 _FIRST_RECONNECT_DELAY = 0.1
 _MAX_RECONNECT_DELAY = 5.0
 
+Prepare = Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]
+
 
 class Listener:
+    """``prepare`` (optional) runs on every new connection before it counts as
+    listening: the dispatcher ties its claim session to this connection."""
+
     def __init__(self, url: str, listen_query: str, name: str,
-                 on_notify: Callable[[str], None], on_connect: Callable[[], None]) -> None:
+                 on_notify: Callable[[str], None], on_connect: Callable[[], None],
+                 prepare: Prepare | None = None, max_reconnect_delay: float = _MAX_RECONNECT_DELAY) -> None:
         self._url = url
         self._listen_query = listen_query
         self._name = name
         self._on_notify = on_notify
         self._on_connect = on_connect
+        self._prepare = prepare
+        self._max_delay = max_reconnect_delay
         self.listening = False
 
     async def run_forever(self) -> None:
@@ -43,6 +52,8 @@ class Listener:
                 )
                 async with conn:
                     await conn.execute(QUERIES[self._listen_query])
+                    if self._prepare is not None:
+                        await self._prepare(conn)
                     self.listening = True
                     delay = _FIRST_RECONNECT_DELAY
                     self._on_connect()
@@ -55,4 +66,4 @@ class Listener:
             finally:
                 self.listening = False
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_RECONNECT_DELAY)
+            delay = min(delay * 2, self._max_delay)

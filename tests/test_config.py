@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from service import config
-from service.config import OPTIONS, ConfigError, Settings
+from service.config import OPTIONS, ConfigError, RetentionSettings, Settings
 from service.dispatcher import DispatcherSettings
 
 from .pgw import ROOT, free_port
@@ -54,6 +54,8 @@ def test_help_lists_every_option_with_its_default() -> None:
     ("WF_LOG_FORMAT", "xml", "expected one of text, json"),
     ("WF_QUEUE_CONCURRENCY", "0", "WF_QUEUE_CONCURRENCY='0': must be at least 1"),
     ("WF_AUTH_CACHE_SECONDS", "600", "must be at most 300"),
+    ("WF_RETENTION_BATCH", "0", "WF_RETENTION_BATCH='0': must be at least 1"),
+    ("WF_QUEUE_SESSION_CHECK_SECONDS", "0", "must be greater than 0"),
 ])
 def test_an_invalid_value_is_a_clear_startup_error(env: str, value: str, says: str) -> None:
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/x"
@@ -65,16 +67,26 @@ def test_an_invalid_value_is_a_clear_startup_error(env: str, value: str, says: s
     assert "Traceback" not in result.stderr
 
 
-def test_settings_and_dispatcher_defaults_come_from_the_options() -> None:
+def test_settings_dispatcher_and_retention_defaults_come_from_the_options() -> None:
     settings = Settings.from_env({})
     dispatcher = DispatcherSettings.from_env({})
+    retention = RetentionSettings.from_env({})
+    retention_values = {"interval": retention.interval, "run_days": retention.runs / 86400,
+                        "dead_letter_days": retention.dead_letters / 86400, "health_checks": retention.health_checks,
+                        "batch": retention.batch}
     for option in OPTIONS:
-        target = settings if option.section == "service" else dispatcher
         expected = option.default() if callable(option.default) else option.default
         if option.env == "WF_QUEUE_LEASE_SECONDS":
             expected = dispatcher.handler_timeout + 30
-        assert getattr(target, option.field) == expected, option.env
+        if option.section == "retention":
+            actual = retention_values[option.field]
+        else:
+            actual = getattr(settings if option.section == "service" else dispatcher, option.field)
+        assert actual == expected, option.env
     assert Settings() == Settings.from_env({}), "constructing Settings in code gives the same defaults"
+    assert RetentionSettings() == retention, "constructing RetentionSettings in code gives the same defaults"
+    assert retention.delivered == dispatcher.retention, "one idempotency window for the dispatcher and the purge"
+    assert RetentionSettings.from_env({"WF_RETENTION_RUN_DAYS": "2"}).runs == 2 * 86400
     with pytest.raises(ConfigError, match="WF_DB_POOL_MIN"):
         Settings.from_env({"WF_DB_POOL_MIN": "30", "WF_DB_POOL_MAX": "10"})
     assert config.read_section("dispatcher", {"WF_QUEUE_LEASE_SECONDS": "12.5"})["lease_seconds"] == 12.5

@@ -29,8 +29,26 @@ SELECT workflow.retry_dead_letter(ctx.app_id, %(message_id)s)::text
 -- The dispatcher's own connection; workflow.notify_queue sends on this channel.
 LISTEN workflow_queue;
 
+-- name: open_dispatcher_session
+-- On the dispatcher's LISTEN connection, which then holds the session's lock.
+-- Server-side keepalives: a peer that vanished without closing its socket
+-- releases the lock within about 25 s instead of the kernel's two hours.
+SELECT workflow.open_dispatcher_session(%(name)s), set_config('tcp_keepalives_idle', '10', false),
+       set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false);
+
+-- name: resume_dispatcher_session
+SELECT workflow.resume_dispatcher_session(%(session_id)s::integer), set_config('tcp_keepalives_idle', '10', false),
+       set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false);
+
+-- name: close_dispatcher_session
+SELECT workflow.close_dispatcher_session(%(session_id)s::integer);
+
+-- name: reap_dispatcher_sessions
+SELECT workflow.reap_dispatcher_sessions(%(grace_seconds)s::numeric);
+
 -- name: claim_messages
-SELECT workflow.claim_messages(%(limit)s::integer, %(lease_seconds)s::numeric, %(grace_seconds)s::numeric)::text;
+SELECT workflow.claim_messages(%(session_id)s::integer, %(limit)s::integer, %(lease_seconds)s::numeric,
+                               %(grace_seconds)s::numeric)::text;
 
 -- name: ack_messages
 SELECT workflow.ack_messages(%(results)s, %(max_attempts)s::integer, %(retry_base_seconds)s::numeric,

@@ -69,6 +69,12 @@ REVOKE EXECUTE ON FUNCTION
   workflow.get_quotas(text), workflow.set_quotas(text, jsonb), workflow.version_status(text, text),
   workflow.expire_version(text, text)
   FROM PUBLIC, pgw_tenant;
+-- queue_claims came after the last GRANT ... ON ALL FUNCTIONS TO pgw_tenant
+-- (queue): its other functions were never granted to pgw_tenant.
+REVOKE EXECUTE ON FUNCTION
+  workflow.next_due_in(), workflow.retry_delay(integer, numeric, numeric),
+  workflow.route_messages(bigint[], numeric, numeric)
+  FROM pgw_tenant;
 
 -- Tables: unforced row-level security, pgw_tenant reads and writes its app's rows.
 DO $$

@@ -82,19 +82,18 @@ export function createStorage(transport, appBasePath) {
      * @param {{ resolveData?: string, requestId?: string, stateUpdatedAt?: number, v1Compat?: boolean }} [params]
      */
     async create(runId, data, params) {
-      // The optimistic-concurrency snapshot and resolveData are call options,
-      // not part of the event, so they travel in the query string.
-      const query = queryString({
-        resolveData: params?.resolveData,
-        stateUpdatedAt: params?.stateUpdatedAt,
-      });
+      const query = queryString({ resolveData: params?.resolveData });
       const path = p(`/runs/${runId === null || runId === undefined ? 'null' : seg(runId)}/events${query}`);
+      // The runtime's optimistic-concurrency snapshot (epoch ms of the latest
+      // event it loaded) travels with the event; a stale one answers 412,
+      // which errors.js turns into the runtime's PreconditionFailedError.
+      const body = params?.stateUpdatedAt === undefined ? data : { ...data, stateUpdatedAt: params.stateUpdatedAt };
       const notFound =
         HOOK_EVENTS.has(data?.eventType) && data.correlationId
           ? /** @type {const} */ ({ kind: 'hook', token: data.correlationId })
           : undefined;
       const headers = params?.requestId ? { 'x-request-id': params.requestId } : undefined;
-      return reviveEventResult(await request('POST', path, { body: data, headers, notFound }));
+      return reviveEventResult(await request('POST', path, { body, headers, notFound }));
     },
     async get(runId, eventId, params) {
       const query = queryString({ resolveData: params?.resolveData });

@@ -62,7 +62,7 @@ test('config: service URL is required; env names are honoured', () => {
   d.close();
 });
 
-test('events.create: path, query options, binary body, revived answer', async () => {
+test('events.create: path, stateUpdatedAt in the body, binary body, revived answer', async () => {
   const w = worldFor();
   const input = new Uint8Array([0, 0, 7]);
   const result = await w.events.create(
@@ -72,7 +72,9 @@ test('events.create: path, query options, binary body, revived answer', async ()
   );
   const req = last();
   assert.equal(req.method, 'POST');
-  assert.equal(req.url, '/api/v1/apps/my%20app/runs/wrun_1/events?stateUpdatedAt=1700000000000');
+  assert.equal(req.url, '/api/v1/apps/my%20app/runs/wrun_1/events');
+  assert.equal(req.json.stateUpdatedAt, 1700000000000);
+  assert.equal(req.json.eventType, 'run_started');
   assert.equal(req.headers['x-request-id'], 'req-1');
   assert.deepEqual(req.json.eventData.input, { __type: 'Uint8Array', data: 'AAAH' });
   assert.ok(result.run.startedAt instanceof Date);
@@ -84,6 +86,7 @@ test('events.create: path, query options, binary body, revived answer', async ()
 
   await w.events.create(null, { eventType: 'run_created', eventData: { deploymentId: 'd', workflowName: 'w', input } });
   assert.equal(last().url, '/api/v1/apps/my%20app/runs/null/events');
+  assert.ok(!('stateUpdatedAt' in last().json), 'no snapshot, no member');
   await w.close();
 });
 
@@ -98,6 +101,22 @@ test('events.create: 404 on a hook event is HookNotFoundError', async () => {
     await assert.rejects(
       w.events.create('wrun_1', { eventType: 'step_started', correlationId: 'step_1' }),
       (err) => err.name === 'WorkflowWorldError' && err.status === 404
+    );
+  } finally {
+    override = () => false;
+    await w.close();
+  }
+});
+
+test('events.create: a stale stateUpdatedAt (412) is the runtime\'s PreconditionFailedError', async () => {
+  const w = worldFor();
+  const meta = { runId: 'wrun_1', stateUpdatedAt: 1700000000005, requestStateUpdatedAt: 1700000000000 };
+  override = (req, res) =>
+    req.method === 'POST' ? (json(res, 412, { statusCode: 412, code: 'WF_PRECONDITION_FAILED', message: 'stale', meta }), true) : false;
+  try {
+    await assert.rejects(
+      w.events.create('wrun_1', { eventType: 'step_created', correlationId: 's' }, { stateUpdatedAt: 1700000000000 }),
+      (err) => err.name === 'PreconditionFailedError' && err.status === 412 && err.meta.stateUpdatedAt === 1700000000005
     );
   } finally {
     override = () => false;

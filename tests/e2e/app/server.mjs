@@ -200,6 +200,47 @@ function countStorageReads(world) {
   }
 }
 
+// The stateUpdatedAt guard. Every event the runtime creates with a snapshot
+// (stateUpdatedAt: the ULID time of the latest event it loaded) is recorded
+// with its outcome, so tests can see 412s. An interleaving armed for a hook
+// token resumes that hook from outside (as resumeHook in another process
+// would) just before the run's next guarded create of the given type: that
+// create then carries a snapshot older than the hook_received, for real.
+const guardedCreates = [];
+const interleavings = new Map(); // token -> { payload, before }
+const interleavingRuns = new Map(); // runId -> { token, payload, before }
+
+function observeGuardedCreates(world) {
+  const create = world.events.create;
+  world.events.create = async (runId, data, params) => {
+    const snapshot = params?.stateUpdatedAt;
+    if (snapshot === undefined) return create.call(world.events, runId, data, params);
+    if (data?.eventType === 'hook_created' && interleavings.has(data.eventData?.token)) {
+      const token = data.eventData.token;
+      interleavingRuns.set(runId, { token, ...interleavings.get(token) });
+      interleavings.delete(token);
+    }
+    const plan = interleavingRuns.get(runId);
+    if (plan && data?.eventType === plan.before) {
+      interleavingRuns.delete(runId);
+      // The outside event must fall in a later millisecond than the snapshot
+      // (an equal time is, by contract, not stale). Same clock as the database.
+      while (Date.now() <= snapshot) await sleep(1);
+      await resumeHook(plan.token, plan.payload);
+    }
+    const record = { runId, eventType: data?.eventType, correlationId: data?.correlationId, stateUpdatedAt: snapshot };
+    if (guardedCreates.push(record) > 20_000) guardedCreates.splice(0, 10_000); // bounded for benchmark runs
+    try {
+      const result = await create.call(world.events, runId, data, params);
+      record.outcome = 'ok';
+      return result;
+    } catch (err) {
+      Object.assign(record, { outcome: err?.name ?? 'Error', status: err?.status, meta: err?.meta });
+      throw err;
+    }
+  };
+}
+
 const routes = [
   ['GET', /^\/control\/ready$/, async () => ({ ready: started })],
   ['GET', /^\/control\/world$/, async () => {
@@ -237,6 +278,12 @@ const routes = [
     const hook = await resumeHook(body.token, body.payload);
     return { runId: hook.runId, hookId: hook.hookId };
   }],
+  ['POST', /^\/control\/interleave$/, async (_m, body) => {
+    interleavings.set(body.token, { payload: body.payload, before: body.before ?? 'step_created' });
+    return { armed: body.token };
+  }],
+  ['GET', /^\/control\/guard\/([^/]+)$/, async ([, runId]) =>
+    ({ creates: guardedCreates.filter((c) => c.runId === runId) })],
   ['GET', /^\/control\/health\/(workflow|step)$/, async ([, endpoint], _b, query) =>
     healthCheck(getWorld(), endpoint, { timeout: Number(query.get('timeoutMs') ?? 15_000) })],
 ];
@@ -280,6 +327,7 @@ async function main() {
   // Registers this app's endpoints with pg-workflow (WORKFLOW_APP_URL).
   await getWorld().start?.();
   countStorageReads(getWorld());
+  observeGuardedCreates(getWorld());
   started = true;
   console.log(`e2e app ready on http://${host}:${port}`);
 }
