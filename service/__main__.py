@@ -12,6 +12,7 @@ from .app import make_app
 from .config import ConfigError, Settings
 from .embedded import EmbeddedPostgres
 from .migrate import StartupError
+from .validate import MAX_REQUEST_LINE
 
 log = logging.getLogger("pg_workflow")
 
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
             raise ConfigError(str(exc)) from None
         migrate.deploy(url)
         log.info("pg-workflow listening on http://%s:%s", settings.host, settings.port)
-        timeouts.run(app, settings.host, settings.port, settings.header_timeout)
+        timeouts.run(app, settings.host, settings.port, settings.header_timeout,
+                     max_line_size=MAX_REQUEST_LINE)  # long ids, percent-encoded, still reach validation
     except ConfigError as exc:
         print(f"pg-workflow: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -11,10 +11,12 @@ from .auth import auth_middleware, authenticator_for
 from .config import Settings
 from .db import Database, Limits
 from .errors import error_middleware
+from .openapi import routes as openapi_routes
 from .routes import admin, events, health, hooks, run_actions, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
 from .timeouts import body_deadline
+from .validate import request_guard
 
 log = logging.getLogger("pg_workflow")
 
@@ -23,10 +25,11 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
         middlewares=[
             observe.middleware(settings.access_log),  # outermost: sees every final status, times everything
             error_middleware,
-            body_deadline(settings.body_timeout, settings.max_body_bytes),
+            body_deadline(settings.body_timeout, settings.max_body_bytes),  # the whole body, in time and size
+            request_guard,  # safe path and query text
             auth_middleware,
         ],
-        client_max_size=settings.max_body_bytes,
+        client_max_size=settings.max_body_bytes + 1,  # aiohttp refuses a body of exactly this size
     )
     app[keys.SETTINGS] = settings
     limits = Limits(pool_timeout=settings.pool_timeout, connect_timeout=settings.connect_timeout,
@@ -45,6 +48,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
     metrics.setup(app)  # GET /metrics
     retention.setup(app)  # purge job (unless WF_RETENTION_INTERVAL_SECONDS=0): started on startup, stopped on shutdown
+    app.router.add_routes(openapi_routes)  # /openapi.json and /docs, generated from the routes' declared schemas
     return app
 
 

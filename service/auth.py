@@ -31,7 +31,7 @@ from .token_review import ReviewCache, TokenReviewer
 log = logging.getLogger("pg_workflow.auth")
 
 # Probes and descriptions that orchestrators and scrapers call without credentials.
-PUBLIC_PATHS = frozenset({"/status", "/ready", "/metrics", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/status", "/ready", "/metrics", "/openapi.json", "/docs"})
 _SA_PREFIX = "system:serviceaccount:"
 # A service-account JWT is ~1-2 KB; anything far larger is not one (and is not sent on).
 _MAX_TOKEN_CHARS = 16 * 1024

@@ -120,7 +120,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("WF_ENABLE_POLLER", "enable_poller", "bool", True, "run the queue dispatcher in this replica"),
     # -- limits and timeouts (SPEC section 14) ------------------------------
     Option("WF_MAX_BODY_BYTES", "max_body_bytes", "int", 32 * 1024 * 1024,
-           "largest request body; larger ones get 413", minimum=1),
+           "largest request body; larger ones get 413 WF_PAYLOAD_TOO_LARGE", minimum=1),
     Option("WF_DB_POOL_MIN", "pool_min_size", "int", 2, "database connections kept open", minimum=0),
     Option("WF_DB_POOL_MAX", "pool_max_size", "int", 20, "most database connections for API requests", minimum=1),
     Option("WF_DB_POOL_TIMEOUT_SECONDS", "pool_timeout", "float", 5.0,

@@ -139,7 +139,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         message = exc.reason if exc.status in (404, 405) else (exc.text or exc.reason)
         if exc.status == 404:
             message = f"no route for {request.method} {request.path}"
-        return error_response(ApiError(exc.status, code, message))
+        response = error_response(ApiError(exc.status, code, message))
+        if "Allow" in exc.headers:  # a 405 says which methods the path has (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", clean(request.method, 16), clean(request.path))
         return error_response(ApiError(500, "WF_INTERNAL", "internal error"))

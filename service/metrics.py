@@ -39,6 +39,7 @@ from prometheus_client.registry import Collector
 
 from . import keys
 from .db import Database
+from .validate import Args, operation
 
 log = logging.getLogger("pg_workflow.metrics")
 
@@ -193,7 +194,13 @@ class Exposition:
         return generate_latest(self.registry)
 
 
-async def metrics(request: web.Request) -> web.Response:
+routes = web.RouteTableDef()
+
+
+@operation(routes, "GET", "/metrics", summary="Prometheus text exposition (counters, histograms, gauges)",
+           responses={200: None}, response_type="text/plain", tags=("health",),
+           description="No authentication in any mode. The database figures are global (aggregate them with max).")
+async def metrics(request: web.Request, args: Args) -> web.Response:
     body = await request.app[METRICS_KEY].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -203,7 +210,7 @@ def setup(app: web.Application) -> None:
     settings = app[keys.SETTINGS]
     exposition = Exposition(app[keys.DB], settings.metrics_cache_seconds, settings.prometheus_multiproc_dir)
     app[METRICS_KEY] = exposition
-    app.router.add_get("/metrics", metrics)
+    app.router.add_routes(routes)
 
     async def start(app: web.Application) -> None:
         exposition.register()

@@ -83,6 +83,15 @@ async def test_a_service_account_acts_only_for_bound_apps(cluster: Cluster, http
     assert status == 404, body
 
 
+async def test_unbinding_names_the_binding_in_the_query_string(cluster: Cluster, http: aiohttp.ClientSession) -> None:
+    app_id = await new_bound_app(http, cluster, "team-a", "app")
+    status, body = await admin(http, cluster, "DELETE", f"/{app_id}/k8s-binding")
+    assert (status, body["code"], body["meta"]) == (400, "WF_BAD_REQUEST", {"field": "namespace"})
+    status, body = await admin(http, cluster, "DELETE", f"/{app_id}/k8s-binding?namespace=team-a&serviceAccount=app")
+    assert (status, body) == (200, {"deleted": True})
+    assert (await call(http, "GET", f"{cluster.service.url}/api/v1/apps/{app_id}/runs", "tok-a"))[0] == 403
+
+
 async def test_admin_endpoints_are_for_the_admin_only(cluster: Cluster, http: aiohttp.ClientSession) -> None:
     app_id = f"t{uuid.uuid4().hex[:10]}"
     apps = cluster.service.url + "/api/v1/apps"

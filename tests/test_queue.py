@@ -225,27 +225,28 @@ async def test_refusing_pod_is_skipped_then_dropped(queue_client: QueueClient, h
 
 
 async def test_bad_input_changes_nothing(queue_client: QueueClient) -> None:
+    # Shape refusals name the field (WF_BAD_REQUEST, meta.field) before SQL runs.
     bad = [
-        ({"queueName": "orders", "message": {}}, "WF_INVALID_QUEUE_NAME"),
-        ({"queueName": "__wkf_job_x", "message": {}}, "WF_INVALID_QUEUE_NAME"),
-        ({"queueName": "__Bad_wkf_step_x", "message": {}}, "WF_INVALID_QUEUE_NAME"),
-        ({"queueName": "__wkf_step_", "message": {}}, "WF_INVALID_QUEUE_NAME"),
-        ({"message": {}}, "WF_INVALID_REQUEST"),
-        ({"queueName": 5, "message": {}}, "WF_INVALID_REQUEST"),
-        ({"queueName": "__wkf_step_x", "message": [1]}, "WF_INVALID_MESSAGE"),
-        ({"queueName": "__wkf_step_x", "message": "hi"}, "WF_INVALID_MESSAGE"),
-        ({"queueName": "__wkf_step_x"}, "WF_INVALID_MESSAGE"),
-        ({"queueName": "__wkf_step_x", "message": {}, "delaySeconds": -1}, "WF_INVALID_DELAY"),
-        ({"queueName": "__wkf_step_x", "message": {}, "delaySeconds": "5"}, "WF_INVALID_REQUEST"),
-        ({"queueName": "__wkf_step_x", "message": {}, "delaySeconds": True}, "WF_INVALID_REQUEST"),
-        ({"queueName": "__wkf_step_x", "message": {}, "delaySeconds": 1e12}, "WF_INVALID_DELAY"),
-        ({"queueName": "__wkf_step_x", "message": {}, "deploymentId": ""}, "WF_INVALID_DEPLOYMENT_ID"),
-        ({"queueName": "__wkf_step_x", "message": {}, "idempotencyKey": 7}, "WF_INVALID_REQUEST"),
+        ({"queueName": "orders", "message": {}}, "queueName"),
+        ({"queueName": "__wkf_job_x", "message": {}}, "queueName"),
+        ({"queueName": "__Bad_wkf_step_x", "message": {}}, "queueName"),
+        ({"queueName": "__wkf_step_", "message": {}}, "queueName"),
+        ({"message": {}}, "queueName"),
+        ({"queueName": 5, "message": {}}, "queueName"),
+        ({"queueName": "__wkf_step_x", "message": [1]}, "message"),
+        ({"queueName": "__wkf_step_x", "message": "hi"}, "message"),
+        ({"queueName": "__wkf_step_x"}, "message"),
+        ({"queueName": "__wkf_step_x", "message": {}, "delaySeconds": -1}, "delaySeconds"),
+        ({"queueName": "__wkf_step_x", "message": {}, "delaySeconds": "5"}, "delaySeconds"),
+        ({"queueName": "__wkf_step_x", "message": {}, "delaySeconds": True}, "delaySeconds"),
+        ({"queueName": "__wkf_step_x", "message": {}, "delaySeconds": 1e12}, "delaySeconds"),
+        ({"queueName": "__wkf_step_x", "message": {}, "deploymentId": ""}, "deploymentId"),
+        ({"queueName": "__wkf_step_x", "message": {}, "idempotencyKey": 7}, "idempotencyKey"),
     ]
-    for body, code in bad:
+    for body, field in bad:
         status, answer = await queue_client.post("/queue", body)
-        assert (status, answer["code"]) == (400, code), (body, answer)
-        assert answer["statusCode"] == 400 and answer["message"]
+        assert (status, answer["code"], answer["meta"]) == (400, "WF_BAD_REQUEST", {"field": field}), (body, answer)
+        assert answer["statusCode"] == 400 and field in answer["message"]
     for raw in (b"{nope", b"", b"[1,2]", b'{"queueName": "__wkf_step_x", "message": {}, "delaySeconds": NaN}'):
         async with queue_client.http.post(queue_client.base + "/queue", data=raw,
                                           headers={"content-type": "application/json"}) as resp:

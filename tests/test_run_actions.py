@@ -48,8 +48,8 @@ async def started_run(qc: QueueClient, workflow: str = WORKFLOW, deployment: str
     return run_id
 
 
-async def action(qc: QueueClient, run_id: str, name: str) -> tuple[int, Any]:
-    async with qc.http.post(f"{qc.base}/runs/{run_id}/{name}") as resp:
+async def action(qc: QueueClient, run_id: str, name: str, body: Any = None) -> tuple[int, Any]:
+    async with qc.http.post(f"{qc.base}/runs/{run_id}/{name}", json=body) as resp:
         return resp.status, await resp.json()
 
 
@@ -160,8 +160,10 @@ async def test_wake_up_completes_waits_and_redelivers_the_sleeping_run_now(
     assert (last["eventType"], last["correlationId"], last["eventData"]) == (
         "wait_completed", "wait_1", {"resumeAt": "2099-01-01T00:00:00.000Z"})
 
-    status, body = await action(qc, run_id, "wake-up")
+    status, body = await action(qc, run_id, "wake-up", {})  # an empty JSON body is no body
     assert (status, body) == (200, {"stoppedCount": 0})
+    status, body = await action(qc, run_id, "wake-up", {"waitId": "wait_1"})
+    assert (status, body["code"], body["meta"]) == (400, "WF_BAD_REQUEST", {"field": "waitId"})
     status, body = await action(qc, UNKNOWN_RUN, "wake-up")
     assert (status, body["code"]) == (404, "WF_RUN_NOT_FOUND")
 

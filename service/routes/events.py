@@ -2,66 +2,120 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from .. import metrics
-from ..http import expect_type, json_text, page_params, query_int, query_str, read_json_object, tenant_call
+from .. import metrics, responses
+from ..http import json_text, page_args, tenant_call
+from ..schemas import (
+    EPOCH_MS_LIMIT,
+    ID,
+    INT4_MAX,
+    PAGE_QUERY,
+    RESOLVE_DATA,
+    Boolean,
+    Integer,
+    Json,
+    Nullable,
+    Object,
+    Tagged,
+    Text,
+    Time,
+)
+from ..validate import Args, operation
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1/apps/{appId}"
 
+_NAME = Text(min_length=1, max_length=1024)
+_RUN_DATA = {"deploymentId": _NAME, "workflowName": _NAME, "input": Json(), "executionContext": Nullable(Object({}))}
+_FAILURE = {"error": Json(), "stack": Json()}
 
-@routes.post(PREFIX + "/runs/{runId}/events")
-async def create_event(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
-    run_id = request.match_info["runId"]
+# eventData per eventType: the members whose shape matters here; anything
+# else is kept as it came (checked as safe JSON). SQL decides what the event
+# means for the run's state.
+EVENT_DATA: dict[str, Object] = {
+    "run_created": Object(_RUN_DATA, required=("deploymentId", "workflowName")),
+    "run_started": Object(_RUN_DATA),
+    "run_completed": Object({"output": Json()}),
+    "run_failed": Object({**_FAILURE, "errorCode": Json()}),
+    "run_cancelled": Object({}),
+    "step_created": Object({"stepName": _NAME, "input": Json()}, required=("stepName",)),
+    "step_started": Object({}),
+    "step_completed": Object({"result": Json()}),
+    "step_failed": Object(_FAILURE),
+    "step_retrying": Object({**_FAILURE, "retryAfter": Time()}),
+    "hook_created": Object({"token": Text(min_length=1, max_length=2048), "metadata": Json(),
+                            "isWebhook": Boolean()}, required=("token",)),
+    "hook_received": Object({"payload": Json()}),
+    "hook_disposed": Object({}),
+    "wait_created": Object({"resumeAt": Time()}, required=("resumeAt",)),
+    "wait_completed": Object({}),
+}
+_NEEDS_DATA = ("run_created", "step_created", "hook_created", "wait_created")
+
+# The run's state the runtime acted on (epoch ms): older than the run's latest
+# external event is a 412 (SQL decides).
+STATE_UPDATED_AT = Integer(minimum=0, maximum=EPOCH_MS_LIMIT,
+                           description="epoch ms of the run state the caller saw; stale: 412 WF_PRECONDITION_FAILED")
+
+EVENT_BODY = Tagged("eventType", Object({
+    "correlationId": ID,
+    "specVersion": Integer(minimum=0, maximum=INT4_MAX),
+    "resolveData": RESOLVE_DATA,
+    "stateUpdatedAt": STATE_UPDATED_AT,
+}), {
+    event_type: Object({"eventData": data}, required=("eventData",) if event_type in _NEEDS_DATA else ())
+    for event_type, data in EVENT_DATA.items()
+}, description="one event: correlationId names the step, hook or wait (not for run_* events)")
+
+
+@operation(routes, "POST", PREFIX + "/runs/{runId}/events", summary="Append an event (create_event)",
+           path_params={"runId": Text(min_length=1, max_length=512,
+                                      description='the run, or "null" for run_created (the server picks an id)')},
+           query={"resolveData": RESOLVE_DATA, "stateUpdatedAt": STATE_UPDATED_AT}, body=EVENT_BODY,
+           responses={200: responses.EVENT_RESULT}, errors=(409, 410, 412, 425, 429), tags=("events",))
+async def create_event(request: web.Request, args: Args) -> web.Response:
+    body, run_id = args.body, args.path["runId"]
     event_data = body.get("eventData")
     params = {
-        "run_id": None if run_id in ("null", "") else run_id,
-        "event_type": expect_type(body, "eventType", str, "a string such as run_created", required=True),
-        "correlation_id": expect_type(body, "correlationId", str, "a string"),
+        "run_id": None if run_id == "null" else run_id,
+        "event_type": body["eventType"],
+        "correlation_id": body.get("correlationId"),
         "event_data": None if event_data is None else Jsonb(event_data),
-        "spec_version": expect_type(body, "specVersion", int, "an integer"),
-        "resolve_data": query_str(request, "resolveData") or expect_type(body, "resolveData", str, '"all" or "none"'),
-        # The runtime's optimistic-concurrency snapshot (epoch ms); SQL answers 412 when it is stale.
-        "state_updated_at": _state_updated_at(request, body),
+        "spec_version": body.get("specVersion"),
+        "resolve_data": args.query["resolveData"] or body.get("resolveData"),
+        # The runtime's optimistic-concurrency snapshot (epoch ms), from the body (as the client World
+        # sends it) or the query string; SQL answers 412 when it is stale.
+        "state_updated_at": _first(body.get("stateUpdatedAt"), args.query["stateUpdatedAt"]),
     }
     result = await tenant_call(request, "create_event", params)
     metrics.event_created(params["event_type"])
     return json_text(result)
 
 
-def _state_updated_at(request: web.Request, body: dict[str, Any]) -> int | None:
-    """stateUpdatedAt from the body (as the client World sends it) or the query string."""
-    from_body = expect_type(body, "stateUpdatedAt", int, "an integer (epoch milliseconds)")
-    return from_body if from_body is not None else query_int(request, "stateUpdatedAt")
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
 
 
-@routes.get(PREFIX + "/runs/{runId}/events")
-async def list_run_events(request: web.Request) -> web.Response:
-    params = {"run_id": request.match_info["runId"], "correlation_id": None}
-    params.update(page_params(request))
+@operation(routes, "GET", PREFIX + "/runs/{runId}/events", summary="A run's event log, a page at a time",
+           query=PAGE_QUERY, responses={200: responses.page(responses.EVENT)}, tags=("events",))
+async def list_run_events(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"], "correlation_id": None, **page_args(args)}
     return json_text(await tenant_call(request, "list_events", params))
 
 
-@routes.get(PREFIX + "/runs/{runId}/events/{eventId}")
-async def get_event(request: web.Request) -> web.Response:
-    params = {
-        "run_id": request.match_info["runId"],
-        "event_id": request.match_info["eventId"],
-        "resolve_data": query_str(request, "resolveData"),
-    }
+@operation(routes, "GET", PREFIX + "/runs/{runId}/events/{eventId}", summary="One event",
+           query={"resolveData": RESOLVE_DATA}, responses={200: responses.EVENT}, tags=("events",))
+async def get_event(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"], "event_id": args.path["eventId"],
+              "resolve_data": args.query["resolveData"]}
     return json_text(await tenant_call(request, "get_event", params))
 
 
-@routes.get(PREFIX + "/events")
-async def list_events(request: web.Request) -> web.Response:
-    params = {
-        "run_id": query_str(request, "runId"),
-        "correlation_id": query_str(request, "correlationId"),
-    }
-    params.update(page_params(request))
+@operation(routes, "GET", PREFIX + "/events", summary="Events by correlationId and/or runId",
+           query={"runId": ID, "correlationId": ID, **PAGE_QUERY},
+           responses={200: responses.page(responses.EVENT)}, tags=("events",))
+async def list_events(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.query["runId"], "correlation_id": args.query["correlationId"], **page_args(args)}
     return json_text(await tenant_call(request, "list_events", params))

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import keys
+from .. import keys, responses
+from ..validate import Args, operation
 
 routes = web.RouteTableDef()
 
 
-@routes.get("/status")
-async def status(request: web.Request) -> web.Response:
+@operation(routes, "GET", "/status", summary="Liveness", responses={200: responses.STATUS}, tags=("health",))
+async def status(request: web.Request, args: Args) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-@routes.get("/ready")
-async def ready(request: web.Request) -> web.Response:
+@operation(routes, "GET", "/ready", summary="Readiness: the database (and the dispatcher when enabled)",
+           responses={200: responses.READY, 503: responses.READY}, tags=("health",))
+async def ready(request: web.Request, args: Args) -> web.Response:
     database_ok, reason = await request.app[keys.DB].readiness()
     checks = {"database": database_ok}
     reasons = [] if reason is None else [reason]

@@ -3,72 +3,90 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from ..errors import ApiError
-from ..http import expect_type, json_text, page_params, read_json_object, tenant_call
+from .. import responses
+from ..http import json_text, page_args, tenant_call
+from ..schemas import ID, PAGE_QUERY, SORT_ORDER, URL, Number, Object, Text
+from ..validate import Args, operation
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1/apps/{appId}"
 
+QUEUE_NAME = Text(pattern=r"^__([a-z][a-z0-9]*_)?wkf_(workflow|step)_.+$", max_length=1024,
+                  description="__wkf_workflow_<name> or __wkf_step_<name>, optionally __<namespace>_wkf_...")
+ENQUEUE_BODY = Object({
+    "queueName": QUEUE_NAME,
+    "message": Object({}, description="the message the handler receives as its body"),
+    "deploymentId": Text(min_length=1, max_length=1024),
+    "idempotencyKey": Text(min_length=1, max_length=1024),
+    "delaySeconds": Number(minimum=0, maximum=315_360_000, description="may be fractional"),
+}, required=("queueName", "message"))
 
-@routes.post(PREFIX + "/queue")
-async def enqueue(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
-    message = body.get("message")
-    if not isinstance(message, dict):
-        raise ApiError(400, "WF_INVALID_MESSAGE", "message is required and must be a JSON object")
+POD_ID = Text(min_length=1, max_length=256, pattern="^[^/]+$")
+HANDLER_BODY = Object({
+    "podId": POD_ID,
+    "machineId": POD_ID,
+    "deploymentVersion": Text(min_length=1, max_length=1024),
+    "endpoints": Object({"workflow": URL, "step": URL, "webhook": URL}, required=("workflow", "step")),
+}, required=("endpoints",), one_required=(("podId", "machineId"),))
+
+
+@operation(routes, "POST", PREFIX + "/queue", summary="Enqueue a message",
+           body=ENQUEUE_BODY, responses={201: responses.MESSAGE_ID, 200: responses.MESSAGE_ID},
+           errors=(410, 429), tags=("queue",),
+           description="201 for a new message; 200 when an existing one answers (same idempotencyKey, "
+                       "or a merged workflow wake-up).")
+async def enqueue(request: web.Request, args: Args) -> web.Response:
+    body = args.body
     params = {
-        "queue_name": expect_type(body, "queueName", str, "a string such as __wkf_workflow_<name>", required=True),
-        "message": Jsonb(message),
-        "deployment_id": expect_type(body, "deploymentId", str, "a string"),
-        "idempotency_key": expect_type(body, "idempotencyKey", str, "a string"),
-        "delay_seconds": expect_type(body, "delaySeconds", (int, float), "a number of seconds"),
+        "queue_name": body["queueName"],
+        "message": Jsonb(body["message"]),
+        "deployment_id": body.get("deploymentId"),
+        "idempotency_key": body.get("idempotencyKey"),
+        "delay_seconds": body.get("delaySeconds"),
     }
     result = json.loads(await tenant_call(request, "enqueue", params))
-    # 201 for a new message; 200 when an existing one answers (same key, or a merged wake-up).
     return web.json_response({"messageId": result["messageId"]}, status=201 if result["created"] else 200)
 
 
-@routes.post(PREFIX + "/handlers")
-async def register_handler(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
-    endpoints = body.get("endpoints")
-    if not isinstance(endpoints, dict):
-        raise ApiError(400, "WF_INVALID_HANDLER", "endpoints is required: {workflow, step, webhook} URLs")
-    pod_id = expect_type(body, "podId", str, "a string") or expect_type(body, "machineId", str, "a string")
-    if pod_id is None:
-        raise ApiError(400, "WF_INVALID_HANDLER", "podId (or machineId) is required")
+@operation(routes, "POST", PREFIX + "/handlers", summary="Register (or refresh) a pod's endpoints",
+           body=HANDLER_BODY, responses={201: responses.REGISTERED}, errors=(410,), tags=("queue",))
+async def register_handler(request: web.Request, args: Args) -> web.Response:
+    body = args.body
+    endpoints = body["endpoints"]
     params = {
-        "pod_id": pod_id,
-        "deployment_version": expect_type(body, "deploymentVersion", str, "a string"),
-        "workflow_url": expect_type(endpoints, "workflow", str, "a URL", required=True),
-        "step_url": expect_type(endpoints, "step", str, "a URL", required=True),
-        "webhook_url": expect_type(endpoints, "webhook", str, "a URL"),
+        "pod_id": body.get("podId") or body.get("machineId"),
+        "deployment_version": body.get("deploymentVersion"),
+        "workflow_url": endpoints["workflow"],
+        "step_url": endpoints["step"],
+        "webhook_url": endpoints.get("webhook"),
         # Deliveries in multi-tenant mode go back only to this address (service/outbound.py).
         "source_address": request.remote,
     }
     return json_text(await tenant_call(request, "register_handler", params), status=201)
 
 
-@routes.delete(PREFIX + "/handlers/{podId}")
-async def unregister_handler(request: web.Request) -> web.Response:
-    params = {"pod_id": request.match_info["podId"]}
+@operation(routes, "DELETE", PREFIX + "/handlers/{podId}", summary="Remove a pod's registration",
+           path_params={"podId": POD_ID}, responses={200: responses.DEREGISTERED}, tags=("queue",))
+async def unregister_handler(request: web.Request, args: Args) -> web.Response:
+    params = {"pod_id": args.path["podId"]}
     return json_text(await tenant_call(request, "unregister_handler", params))
 
 
-@routes.get(PREFIX + "/dead-letters")
-async def list_dead_letters(request: web.Request) -> web.Response:
-    params: dict[str, Any] = {}
-    params.update(page_params(request))
+@operation(routes, "GET", PREFIX + "/dead-letters", summary="Dead-lettered messages",
+           query={key: PAGE_QUERY[key] for key in ("limit", "cursor")} | {"sortOrder": SORT_ORDER},
+           responses={200: responses.page(responses.MESSAGE)}, tags=("queue",))
+async def list_dead_letters(request: web.Request, args: Args) -> web.Response:
+    params = page_args(args)
     params.pop("resolve_data")
     return json_text(await tenant_call(request, "list_dead_letters", params))
 
 
-@routes.post(PREFIX + "/dead-letters/{messageId}/retry")
-async def retry_dead_letter(request: web.Request) -> web.Response:
-    params = {"message_id": request.match_info["messageId"]}
+@operation(routes, "POST", PREFIX + "/dead-letters/{messageId}/retry", summary="Queue a dead letter again",
+           path_params={"messageId": ID}, responses={200: responses.MESSAGE}, errors=(409, 410), tags=("queue",))
+async def retry_dead_letter(request: web.Request, args: Args) -> web.Response:
+    params = {"message_id": args.path["messageId"]}
     return json_text(await tenant_call(request, "retry_dead_letter", params))

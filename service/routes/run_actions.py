@@ -4,34 +4,45 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..http import json_text, query_str, tenant_call
+from .. import responses
+from ..http import json_text, tenant_call
+from ..schemas import RESOLVE_DATA, Object, Text
+from ..validate import Args, operation
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1/apps/{appId}"
+TAGS = ("run actions",)
+# The actions take nothing but the run: no body, or an empty JSON object.
+NO_BODY = {"body": Object({}, extra=None, description="nothing: send no body or {}"), "body_required": False}
 
 
-@routes.post(PREFIX + "/runs/{runId}/cancel")
-async def cancel_run(request: web.Request) -> web.Response:
-    params = {"run_id": request.match_info["runId"], "resolve_data": query_str(request, "resolveData")}
+@operation(routes, "POST", PREFIX + "/runs/{runId}/cancel", summary="Cancel a run (run_cancelled)",
+           query={"resolveData": RESOLVE_DATA}, **NO_BODY, responses={200: responses.RUN}, errors=(409, 429),
+           tags=TAGS)
+async def cancel_run(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"], "resolve_data": args.query["resolveData"]}
     return json_text(await tenant_call(request, "cancel_run", params))
 
 
-@routes.post(PREFIX + "/runs/{runId}/replay")
-async def replay_run(request: web.Request) -> web.Response:
-    params = {"run_id": request.match_info["runId"], "resolve_data": query_str(request, "resolveData")}
+@operation(routes, "POST", PREFIX + "/runs/{runId}/replay", summary="Start a new run with this run's input",
+           query={"resolveData": RESOLVE_DATA}, **NO_BODY, responses={200: responses.RUN}, errors=(410, 429),
+           tags=TAGS)
+async def replay_run(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"], "resolve_data": args.query["resolveData"]}
     return json_text(await tenant_call(request, "replay_run", params))
 
 
-@routes.post(PREFIX + "/runs/{runId}/wake-up")
-async def wake_up_run(request: web.Request) -> web.Response:
-    params = {"run_id": request.match_info["runId"]}
-    return json_text(await tenant_call(request, "wake_up_run", params))
+@operation(routes, "POST", PREFIX + "/runs/{runId}/wake-up", summary="Complete a run's waits and resume it now",
+           **NO_BODY, responses={200: responses.WAKE_UP}, errors=(409, 410, 429), tags=TAGS)
+async def wake_up_run(request: web.Request, args: Args) -> web.Response:
+    return json_text(await tenant_call(request, "wake_up_run", {"run_id": args.path["runId"]}))
 
 
-@routes.get(PREFIX + "/workflows/{workflowName:.+}/template")
-async def get_workflow_template(request: web.Request) -> web.Response:
-    params = {
-        "workflow_name": request.match_info["workflowName"],
-        "deployment_id": query_str(request, "deploymentId"),
-    }
+@operation(routes, "GET", PREFIX + "/workflows/{workflowName:.+}/template",
+           summary="A workflow's shape (steps, parallel groups) from its newest completed run",
+           path_params={"workflowName": Text(min_length=1, max_length=1024)},
+           query={"deploymentId": Text(min_length=1, max_length=1024)},
+           responses={200: responses.TEMPLATE}, tags=TAGS)
+async def get_workflow_template(request: web.Request, args: Args) -> web.Response:
+    params = {"workflow_name": args.path["workflowName"], "deployment_id": args.query["deploymentId"]}
     return json_text(await tenant_call(request, "get_workflow_template", params))

@@ -4,44 +4,44 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..http import json_text, page_params, query_str, tenant_call
+from .. import responses
+from ..http import json_text, page_args, tenant_call
+from ..schemas import PAGE_QUERY, RESOLVE_DATA, Text
+from ..validate import Args, operation
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1/apps/{appId}"
 
+_NAME = Text(min_length=1, max_length=1024)
 
-@routes.get(PREFIX + "/runs")
-async def list_runs(request: web.Request) -> web.Response:
-    params = {
-        "status": query_str(request, "status"),
-        "workflow_name": query_str(request, "workflowName"),
-        "deployment_id": query_str(request, "deploymentId"),
-    }
-    params.update(page_params(request))
+
+@operation(routes, "GET", PREFIX + "/runs", summary="Runs, newest first by default",
+           query={"status": Text(enum=("pending", "running", "completed", "failed", "cancelled")),
+                  "workflowName": _NAME, "deploymentId": _NAME, **PAGE_QUERY},
+           responses={200: responses.page(responses.RUN)}, tags=("runs",))
+async def list_runs(request: web.Request, args: Args) -> web.Response:
+    params = {"status": args.query["status"], "workflow_name": args.query["workflowName"],
+              "deployment_id": args.query["deploymentId"], **page_args(args)}
     return json_text(await tenant_call(request, "list_runs", params))
 
 
-@routes.get(PREFIX + "/runs/{runId}")
-async def get_run(request: web.Request) -> web.Response:
-    params = {
-        "run_id": request.match_info["runId"],
-        "resolve_data": query_str(request, "resolveData"),
-    }
+@operation(routes, "GET", PREFIX + "/runs/{runId}", summary="One run",
+           query={"resolveData": RESOLVE_DATA}, responses={200: responses.RUN}, tags=("runs",))
+async def get_run(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"], "resolve_data": args.query["resolveData"]}
     return json_text(await tenant_call(request, "get_run", params))
 
 
-@routes.get(PREFIX + "/runs/{runId}/steps")
-async def list_steps(request: web.Request) -> web.Response:
-    params = {"run_id": request.match_info["runId"]}
-    params.update(page_params(request))
+@operation(routes, "GET", PREFIX + "/runs/{runId}/steps", summary="A run's steps",
+           query=PAGE_QUERY, responses={200: responses.page(responses.STEP)}, tags=("runs",))
+async def list_steps(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"], **page_args(args)}
     return json_text(await tenant_call(request, "list_steps", params))
 
 
-@routes.get(PREFIX + "/runs/{runId}/steps/{stepId}")
-async def get_step(request: web.Request) -> web.Response:
-    params = {
-        "run_id": request.match_info["runId"],
-        "step_id": request.match_info["stepId"],
-        "resolve_data": query_str(request, "resolveData"),
-    }
+@operation(routes, "GET", PREFIX + "/runs/{runId}/steps/{stepId}", summary="One step",
+           query={"resolveData": RESOLVE_DATA}, responses={200: responses.STEP}, tags=("runs",))
+async def get_step(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"], "step_id": args.path["stepId"],
+              "resolve_data": args.query["resolveData"]}
     return json_text(await tenant_call(request, "get_step", params))

@@ -1,8 +1,8 @@
 """Streams (SPEC section 7): chunk writes, live reads, listings.
 
-Writes decode the chunks' wire form (string → UTF-8, binary → base64) here,
-so a malformed chunk is a 400 before SQL runs; workflow.write_stream owns
-every rule (indexes, close, run existence). A live read streams raw bytes:
+Writes decode the chunks' wire form (string → UTF-8, binary → base64) as
+the request is checked (CHUNK), so a malformed chunk is a 400 before SQL
+runs; workflow.write_stream owns every rule (indexes, close, run existence). A live read streams raw bytes:
 it alternates short pooled reads (workflow.read_stream) with waiting for
 the stream's bell from service/live.py, and holds no connection while idle.
 """
@@ -10,20 +10,18 @@ the stream's bell from service/live.py, and holds no connection while idle.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 from aiohttp import web
 
-from .. import keys
+from .. import keys, responses
 from ..db import Database
-from ..errors import ApiError
-from ..http import json_text, query_int, query_str, tenant_call
+from ..http import json_text, tenant_call
 from ..live import LIVE_KEY, LiveStreams, Subscription
+from ..schemas import CURSOR, LIMIT, Array, Binary, Either, Flag, Integer, Object, Text, bad
+from ..validate import Args, operation
 
 log = logging.getLogger("pg_workflow.streams")
 
@@ -34,11 +32,12 @@ PREFIX = "/api/v1/apps/{appId}"
 # (aiohttp does not cancel handlers when the client goes away).
 LIVENESS_SECONDS = 2.0
 
-_CHUNK_SHAPE = 'a string or {"__type":"Uint8Array","data":"<base64>"}'
-
-
-def _flag(request: web.Request, header: str) -> bool:
-    return request.headers.get(header, "").strip().lower() == "true"
+STREAM_NAME = Text(min_length=1, max_length=1024)
+# A text chunk is stored as its UTF-8 bytes, so NUL is data there (raw).
+CHUNK = Either(Text(raw=True), Binary(decode=True),
+               description='a string or {"__type":"Uint8Array","data":"<base64>"}')
+WRITE_BODY = Either(Object({"data": CHUNK}), Array(CHUNK),
+                    description='{"data": chunk}; with x-stream-multi: true an array of chunks; {} or nothing to close')
 
 
 def _utf8(text: str) -> bytes:
@@ -49,71 +48,61 @@ def _utf8(text: str) -> bytes:
         return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text).encode()
 
 
-def _chunk_bytes(value: Any, where: str) -> bytes:
-    if isinstance(value, str):
-        return _utf8(value)
-    if isinstance(value, dict) and value.get("__type") == "Uint8Array" and isinstance(value.get("data"), str):
-        try:
-            return base64.b64decode(value["data"], validate=True)
-        except ValueError as exc:
-            raise ApiError(400, "WF_INVALID_STREAM_CHUNK", f"{where} is not valid base64: {exc}") from None
-    raise ApiError(400, "WF_INVALID_STREAM_CHUNK", f"{where} must be {_CHUNK_SHAPE}")
+def _as_bytes(chunk: str | bytes) -> bytes:
+    return _utf8(chunk) if isinstance(chunk, str) else chunk
 
 
-async def _read_json(request: web.Request) -> Any:
-    """The body's JSON value, None when the body is empty."""
-    raw = await request.read()
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "WF_INVALID_JSON", f"request body is not valid JSON: {exc}") from None
-
-
-@routes.put(PREFIX + "/runs/{runId}/streams/{name}")
-async def write_stream(request: web.Request) -> web.Response:
-    close = _flag(request, "x-stream-done")
-    body = await _read_json(request)
-    if _flag(request, "x-stream-multi"):
+@operation(routes, "PUT", PREFIX + "/runs/{runId}/streams/{name}", summary="Write chunks to a stream and/or close it",
+           path_params={"name": STREAM_NAME},
+           headers={"x-stream-multi": Flag(description="true: the body is a JSON array of chunks"),
+                    "x-stream-done": Flag(description="true: close the stream after this write")},
+           body=WRITE_BODY, body_required=False, responses={200: responses.STREAM_WRITE}, errors=(409,),
+           tags=("streams",))
+async def write_stream(request: web.Request, args: Args) -> web.Response:
+    close, body = bool(args.headers["x-stream-done"]), args.body
+    if args.headers["x-stream-multi"]:
         if not isinstance(body, list):
-            raise ApiError(400, "WF_INVALID_REQUEST", "with x-stream-multi: true the body is a JSON array of chunks")
-        chunks = [_chunk_bytes(chunk, f"chunk {i}") for i, chunk in enumerate(body)]
-    elif isinstance(body, dict) and "data" in body:
-        chunks = [_chunk_bytes(body["data"], "data")]
-    elif close and (body is None or isinstance(body, dict)):
+            raise bad("", "must be a JSON array of chunks (x-stream-multi: true)")
+        chunks = [_as_bytes(chunk) for chunk in body]
+    elif isinstance(body, dict) and body.get("data") is not None:
+        chunks = [_as_bytes(body["data"])]
+    elif close and not isinstance(body, list):
         chunks = []
     else:
-        raise ApiError(400, "WF_INVALID_REQUEST", f"the body must be {{\"data\": {_CHUNK_SHAPE}}}")
+        raise bad("data", "is required: the body must be {\"data\": chunk} (or x-stream-done: true to close)")
     params = {
-        "run_id": request.match_info["runId"],
-        "name": request.match_info["name"],
+        "run_id": args.path["runId"],
+        "name": args.path["name"],
         "chunks": chunks,
         "close": close,
     }
     return json_text(await tenant_call(request, "write_stream", params))
 
 
-@routes.get(PREFIX + "/runs/{runId}/streams")
-async def list_streams(request: web.Request) -> web.Response:
-    params = {"run_id": request.match_info["runId"]}
+@operation(routes, "GET", PREFIX + "/runs/{runId}/streams", summary="Names of a run's streams",
+           responses={200: responses.STREAM_NAMES}, tags=("streams",))
+async def list_streams(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"]}
     return json_text(await tenant_call(request, "list_streams", params))
 
 
-@routes.get(PREFIX + "/runs/{runId}/streams/{name}/chunks")
-async def get_stream_chunks(request: web.Request) -> web.Response:
+@operation(routes, "GET", PREFIX + "/runs/{runId}/streams/{name}/chunks", summary="A page of a stream's chunks",
+           path_params={"name": STREAM_NAME}, query={"limit": LIMIT, "cursor": CURSOR},
+           responses={200: responses.STREAM_CHUNKS}, tags=("streams",))
+async def get_stream_chunks(request: web.Request, args: Args) -> web.Response:
     params = {
-        "run_id": request.match_info["runId"],
-        "name": request.match_info["name"],
-        "limit": query_int(request, "limit"),
-        "cursor": query_str(request, "cursor"),
+        "run_id": args.path["runId"],
+        "name": args.path["name"],
+        "limit": args.query["limit"],
+        "cursor": args.query["cursor"],
     }
     return json_text(await tenant_call(request, "get_stream_chunks", params))
 
 
-@routes.get(PREFIX + "/runs/{runId}/streams/{name}/info")
-async def get_stream_info(request: web.Request) -> web.Response:
-    params = {"run_id": request.match_info["runId"], "name": request.match_info["name"]}
+@operation(routes, "GET", PREFIX + "/runs/{runId}/streams/{name}/info", summary="A stream's last index and state",
+           path_params={"name": STREAM_NAME}, responses={200: responses.STREAM_INFO}, tags=("streams",))
+async def get_stream_info(request: web.Request, args: Args) -> web.Response:
+    params = {"run_id": args.path["runId"], "name": args.path["name"]}
     return json_text(await tenant_call(request, "get_stream_info", params))
 
 
@@ -151,12 +140,15 @@ async def _news(sub: Subscription, live: LiveStreams, request: web.Request) -> b
     return False
 
 
-@routes.get(PREFIX + "/streams/{name}")
-async def read_stream(request: web.Request) -> web.StreamResponse:
+@operation(routes, "GET", PREFIX + "/streams/{name}", summary="Read a stream's bytes, then tail it live",
+           path_params={"name": STREAM_NAME},
+           query={"startIndex": Integer(description="first chunk; negative counts from the current end")},
+           responses={200: None}, response_type="application/octet-stream", tags=("streams",))
+async def read_stream(request: web.Request, args: Args) -> web.StreamResponse:
     db: Database = request.app[keys.DB]
     live: LiveStreams = request.app[LIVE_KEY]
-    app_id, name = request[keys.APP_ID], request.match_info["name"]
-    start = query_int(request, "startIndex") or 0
+    app_id, name = request[keys.APP_ID], args.path["name"]
+    start = args.query["startIndex"] or 0
     # Subscribe before the first read: a chunk committed after it rings the bell.
     with live.subscribe(app_id, name) as sub:
         part = await _read_part(db, request, name, start)  # bad input still answers JSON
