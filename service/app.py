@@ -25,9 +25,9 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
         middlewares=[
             observe.middleware(settings.access_log),  # outermost: sees every final status, times everything
             error_middleware,
-            body_deadline(settings.body_timeout, settings.max_body_bytes),  # the whole body, in time and size
             request_guard,  # safe path and query text
-            auth_middleware,
+            auth_middleware,  # before the body is read: an unauthenticated client gets 401 without buffering
+            body_deadline(settings.body_timeout, settings.max_body_bytes),  # the whole body, in time and size
         ],
         client_max_size=settings.max_body_bytes + 1,  # aiohttp refuses a body of exactly this size
     )

@@ -32,7 +32,7 @@ _SQLSTATE_STATUS: dict[str, tuple[int, str]] = {
     "40001": (409, "WF_CONFLICT"),  # serialization_failure
     "40P01": (409, "WF_CONFLICT"),  # deadlock_detected
     "42501": (403, "WF_FORBIDDEN"),  # insufficient_privilege / row-level security
-    "54000": (413, "WF_TOO_LARGE"),  # program_limit_exceeded
+    "54000": (413, "WF_PAYLOAD_TOO_LARGE"),  # program_limit_exceeded (e.g. a jsonb value over 255 MB)
     "57014": (503, "WF_BUSY"),  # query_canceled: statement_timeout
     "55P03": (503, "WF_BUSY"),  # lock_not_available: lock_timeout (a busy run)
     "53000": (503, "WF_BUSY"),  # insufficient_resources
