@@ -10,22 +10,27 @@ touching the service itself.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
+from service import timeouts
 from service.__main__ import main
 
 ACCESS_LOG_FORMAT = 'pgw-access %D %s "%r" "%{User-Agent}i"'
 
-_run_app = web.run_app
+_run = timeouts.run
 
 
-def _run_app_timed(*args: Any, **kwargs: Any) -> None:
-    kwargs["access_log_format"] = ACCESS_LOG_FORMAT
-    _run_app(*args, **kwargs)
+def _run_timed(app: web.Application, *args: Any, **kwargs: Any) -> None:
+    # The service's own request lines replace aiohttp's access log; this benchmark-only
+    # mode turns it back on (it prints raw request lines: never use it in production).
+    access_log = logging.getLogger("aiohttp.access")
+    access_log.disabled = False
+    _run(app, *args, access_log=access_log, access_log_format=ACCESS_LOG_FORMAT, **kwargs)
 
 
 if __name__ == "__main__":
-    web.run_app = _run_app_timed  # service.__main__ calls web.run_app(...) at run time
+    timeouts.run = _run_timed  # service.__main__ calls timeouts.run(...) at run time
     main()

@@ -6,26 +6,36 @@ import logging
 
 from aiohttp import web
 
-from . import dispatcher, keys, live, retention
+from . import dispatcher, keys, live, metrics, observe, retention
 from .auth import auth_middleware, authenticator_for
 from .config import Settings
-from .db import Database
+from .db import Database, Limits
 from .errors import error_middleware
 from .openapi import routes as openapi_routes
 from .routes import admin, events, health, hooks, run_actions, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
+from .timeouts import body_deadline
 from .validate import request_guard
 
 log = logging.getLogger("pg_workflow")
 
 def make_app(settings: Settings, database_url: str) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, request_guard, auth_middleware],
-        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            observe.middleware(settings.access_log),  # outermost: sees every final status, times everything
+            error_middleware,
+            request_guard,  # safe path and query text
+            auth_middleware,  # before the body is read: an unauthenticated client gets 401 without buffering
+            body_deadline(settings.body_timeout, settings.max_body_bytes),  # the whole body, in time and size
+        ],
+        client_max_size=settings.max_body_bytes + 1,  # aiohttp refuses a body of exactly this size
     )
     app[keys.SETTINGS] = settings
-    app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size)
+    limits = Limits(pool_timeout=settings.pool_timeout, connect_timeout=settings.connect_timeout,
+                    statement_timeout=settings.statement_timeout, lock_timeout=settings.lock_timeout)
+    app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size, limits)
+    app.on_response_prepare.append(observe.echo_request_id)
     app[keys.AUTHENTICATOR] = authenticator_for(settings)
     for module in (health, events, runs, hooks, admin):
         app.router.add_routes(module.routes)
@@ -36,6 +46,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     app.router.add_routes(queue_routes.routes)
     app.router.add_routes(run_actions.routes)
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
+    metrics.setup(app)  # GET /metrics
     retention.setup(app)  # purge job (unless WF_RETENTION_INTERVAL_SECONDS=0): started on startup, stopped on shutdown
     app.router.add_routes(openapi_routes)  # /openapi.json and /docs, generated from the routes' declared schemas
     return app

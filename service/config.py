@@ -1,21 +1,24 @@
-"""Settings from the command line and the environment (SPEC section 2)."""
+"""Every setting of pg-workflow, declared once (SPEC section 2).
+
+``OPTIONS`` is the single source of truth: each environment variable's name,
+default, type and help. ``Settings`` (the service) and the dispatcher's
+settings are read from it, ``pg-workflow --help`` lists it, and a test checks
+that README's configuration table says the same. An invalid value is a
+``ConfigError`` naming the variable, which the CLI turns into exit status 2.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return value.strip().lower() not in ("0", "false", "no", "off")
-
-
-def _list(value: str | None) -> tuple[str, ...]:
-    """A comma- or space-separated list."""
-    return tuple(part for part in (value or "").replace(",", " ").split() if part)
+class ConfigError(ValueError):
+    """An environment variable or option has a value we cannot use."""
 
 
 def _default_data_dir() -> Path:
@@ -27,55 +30,259 @@ def _default_data_dir() -> Path:
     return Path(base) / "pg-workflow"
 
 
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_list(raw: str) -> tuple[str, ...]:
+    """A comma- or space-separated list."""
+    return tuple(part for part in raw.replace(",", " ").split() if part)
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "list": _parse_list,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": _parse_bool,
+    "path": Path,
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One environment variable: ``field`` is its attribute on the settings object of ``section``."""
+
+    env: str
+    field: str
+    kind: str  # str | int | float | bool | path | list (comma or space separated)
+    default: Any  # None: unset (or computed, see default_text); a callable: computed at start
+    help: str
+    section: str = "service"  # service | dispatcher | retention
+    minimum: float | None = None
+    maximum: float | None = None
+    positive: bool = False  # strictly greater than zero
+    choices: tuple[str, ...] | None = None
+    default_text: str | None = None  # how README and --help show a computed or unset default
+
+    def show_default(self) -> str:
+        if self.default_text is not None:
+            return self.default_text
+        if self.default is None or self.default == ():
+            return "none"
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        if isinstance(self.default, float) and self.default.is_integer():
+            return str(int(self.default))
+        return str(self.default)
+
+    def parse(self, raw: str) -> Any:
+        try:
+            value = _PARSERS[self.kind](raw.strip() if self.kind != "str" else raw)
+        except ValueError:
+            raise ConfigError(f"{self.env}={raw!r} is not a valid {self.kind}") from None
+        if self.choices is not None and str(value).lower() not in self.choices:
+            raise ConfigError(f"{self.env}={raw!r}: expected one of {', '.join(self.choices)}")
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"{self.env}={raw!r}: must be at least {self.minimum:g}")
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"{self.env}={raw!r}: must be at most {self.maximum:g}")
+        if self.positive and value <= 0:
+            raise ConfigError(f"{self.env}={raw!r}: must be greater than 0")
+        return value.lower() if self.choices is not None else value
+
+    def value(self, env: Mapping[str, str]) -> Any:
+        raw = env.get(self.env, "")
+        if raw == "":
+            return self.default() if callable(self.default) else self.default
+        return self.parse(raw)
+
+
+_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+OPTIONS: tuple[Option, ...] = (
+    # -- where to listen and which database ---------------------------------
+    Option("DATABASE_URL", "database_url", "str", None,
+           "PostgreSQL URL (or libpq key=value string). Without it a private cluster is started with the system "
+           "initdb/pg_ctl, listening only on a unix socket in its data directory.",
+           default_text="none → embedded"),
+    Option("PGW_DATA_DIR", "data_dir", "path", _default_data_dir, "data directory of the embedded cluster",
+           default_text="/var/lib/pg-workflow (root), ~/.local/share/pg-workflow"),
+    Option("HOST", "host", "str", "0.0.0.0", "listen address"),
+    Option("PORT", "port", "int", 3042, "listen port", minimum=0),
+    Option("WF_DEFAULT_APP_ID", "default_app_id", "str", "default",
+           "the implicit application of single-tenant mode, created at start"),
+    Option("WF_ENABLE_POLLER", "enable_poller", "bool", True, "run the queue dispatcher in this replica"),
+    # -- limits and timeouts (SPEC section 14) ------------------------------
+    Option("WF_MAX_BODY_BYTES", "max_body_bytes", "int", 32 * 1024 * 1024,
+           "largest request body; larger ones get 413 WF_PAYLOAD_TOO_LARGE", minimum=1),
+    Option("WF_DB_POOL_MIN", "pool_min_size", "int", 2, "database connections kept open", minimum=0),
+    Option("WF_DB_POOL_MAX", "pool_max_size", "int", 20, "most database connections for API requests", minimum=1),
+    Option("WF_DB_POOL_TIMEOUT_SECONDS", "pool_timeout", "float", 5.0,
+           "longest wait for a free database connection; then 503 WF_BUSY", positive=True),
+    Option("WF_DB_CONNECT_TIMEOUT_SECONDS", "connect_timeout", "int", 5,
+           "longest wait for PostgreSQL to accept a new connection", minimum=1),
+    Option("WF_DB_STATEMENT_TIMEOUT_SECONDS", "statement_timeout", "float", 15.0,
+           "longest API statement; then 503 WF_BUSY (0 = no limit)", minimum=0),
+    Option("WF_DB_LOCK_TIMEOUT_SECONDS", "lock_timeout", "float", 2.0,
+           "longest wait of an API statement for a row lock (e.g. a busy run); then 503 WF_BUSY (0 = no limit)",
+           minimum=0),
+    Option("WF_HTTP_HEADER_TIMEOUT_SECONDS", "header_timeout", "float", 10.0,
+           "a client must send a request's whole header block within this time, else the connection is closed",
+           positive=True),
+    Option("WF_HTTP_BODY_TIMEOUT_SECONDS", "body_timeout", "float", 30.0,
+           "a client must send a request's whole body within this time, else 408 and the connection is closed",
+           positive=True),
+    # -- observability -------------------------------------------------------
+    Option("WF_ACCESS_LOG", "access_log", "bool", True, "log one line per HTTP request"),
+    Option("LOG_LEVEL", "log_level", "str", "info", "Python log level", choices=_LEVELS),
+    Option("WF_LOG_FORMAT", "log_format", "str", "text", "log line format: text or json (one object per line)",
+           choices=("text", "json")),
+    Option("WF_METRICS_CACHE_SECONDS", "metrics_cache_seconds", "float", 5.0,
+           "/metrics reads queue depth and active runs from the database at most this often", minimum=0),
+    Option("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir", "path", None,
+           "set when several processes serve one port: /metrics then sums their counters (prometheus-client "
+           "multiprocess mode)"),
+    # -- Kubernetes (multi-tenant mode) ---------------------------------------
+    Option("K8S_API_SERVER", "k8s_api_server", "str", "https://kubernetes.default.svc",
+           "where TokenReviews go (multi-tenant mode)"),
+    Option("K8S_ADMIN_SERVICE_ACCOUNT", "k8s_admin_service_account", "str", None,
+           "namespace:name of the service account that may call the admin API and act for every app"),
+    Option("K8S_SERVICE_ACCOUNT_DIR", "k8s_service_account_dir", "path",
+           Path("/var/run/secrets/kubernetes.io/serviceaccount"),
+           "a token file there means multi-tenant mode; it signs the TokenReviews (re-read for each one) and ca.crt "
+           "there verifies the API server"),
+    Option("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS", "k8s_review_timeout", "float", 5.0,
+           "a TokenReview not answered in time is a 503", positive=True),
+    Option("WF_AUTH_CACHE_SECONDS", "auth_cache_seconds", "float", 300.0,
+           "how long a successful review is trusted (never past the token's own exp; a revoked token must stop "
+           "working soon, so at most 300)", minimum=0, maximum=300),
+    Option("WF_AUTH_CACHE_ENTRIES", "auth_cache_entries", "int", 10_000,
+           "for how many tokens a successful review is trusted", minimum=1),
+    # -- outbound policy for deliveries (service/outbound.py) -----------------
+    Option("WF_HANDLER_ALLOW_NETWORKS", "handler_allow_networks", "list", (),
+           "CIDRs (comma or space separated) deliveries may also reach, e.g. 10.0.0.0/8 or, for local testing, "
+           "127.0.0.0/8"),
+    Option("WF_HANDLER_DENY_NETWORKS", "handler_deny_networks", "list", (),
+           "CIDRs deliveries never reach (wins over the allow list)"),
+    # -- queue dispatcher (SPEC section 6) -----------------------------------
+    Option("WF_QUEUE_CONCURRENCY", "concurrency", "int", 100,
+           "deliveries in flight per replica (HTTP connection pool size)", "dispatcher", minimum=1),
+    Option("WF_QUEUE_BATCH_SIZE", "batch_size", "int", 100, "messages claimed per claim transaction",
+           "dispatcher", minimum=1),
+    Option("WF_QUEUE_HANDLER_TIMEOUT_SECONDS", "handler_timeout", "float", 300.0,
+           "no answer within this time counts as a failed delivery", "dispatcher", positive=True),
+    Option("WF_QUEUE_LEASE_SECONDS", "lease_seconds", "float", None,
+           "claim lease: the backstop for a replica that hangs while still connected (a dead one's claims come "
+           "back through its session)", "dispatcher", positive=True, default_text="handler timeout + 30"),
+    Option("WF_QUEUE_SESSION_GRACE_SECONDS", "session_grace", "float", 5.0,
+           "a dispatcher session whose connection is gone this long has its claims handed back (its owner may "
+           "resume it sooner)", "dispatcher", minimum=0),
+    Option("WF_QUEUE_SESSION_CHECK_SECONDS", "session_check", "float", 1.0,
+           "how often each replica looks for dead sessions", "dispatcher", positive=True),
+    Option("WF_REPLICA_NAME", "replica_name", "str", None,
+           "the replica's session name: a restart under the same name takes its dead predecessor's claims at once",
+           default_text="<hostname>:<port>"),
+    Option("WF_QUEUE_MAX_ATTEMPTS", "max_attempts", "int", 50,
+           "failed deliveries before a message is dead-lettered", "dispatcher", minimum=1),
+    Option("WF_QUEUE_RETRY_BASE_SECONDS", "retry_base", "float", 1.0,
+           "retry backoff: doubles per failure up to the cap, ±20 % jitter", "dispatcher", minimum=0),
+    Option("WF_QUEUE_RETRY_MAX_SECONDS", "retry_max", "float", 300.0, "cap of the retry backoff",
+           "dispatcher", minimum=0),
+    Option("WF_HANDLER_COOLDOWN_SECONDS", "cooldown", "float", 5.0,
+           "a pod that refused a connection gets no deliveries for this long", "dispatcher", minimum=0),
+    Option("WF_HANDLER_GRACE_SECONDS", "grace", "float", 60.0,
+           "a pod refusing connections for longer than this is no longer live", "dispatcher", minimum=0),
+    Option("WF_QUEUE_RETENTION_SECONDS", "retention", "float", 3600.0,
+           "delivered messages are kept this long so idempotency keys still deduplicate (purged by the retention "
+           "job)", "dispatcher", minimum=0),
+    # -- retention job (SPEC section 14) ---------------------------------------
+    Option("WF_RETENTION_INTERVAL_SECONDS", "interval", "float", 300.0,
+           "how often this replica runs the retention job; 0: never", "retention", minimum=0),
+    Option("WF_RETENTION_RUN_DAYS", "run_days", "float", 30.0,
+           "terminal runs (with their events, steps, hooks, waits, streams) are purged this long after they ended; "
+           "0: kept", "retention", minimum=0),
+    Option("WF_RETENTION_DEAD_LETTER_DAYS", "dead_letter_days", "float", 14.0,
+           "dead letters are purged this long after they died; 0: kept", "retention", minimum=0),
+    Option("WF_RETENTION_HEALTH_CHECK_SECONDS", "health_checks", "float", 3600.0,
+           "__health_check__* streams are purged this long after they were written; 0: kept", "retention",
+           minimum=0),
+    Option("WF_RETENTION_BATCH", "batch", "int", 500, "rows per purge transaction", "retention",
+           minimum=1, maximum=100000),
+    Option("WF_QUEUE_DRAIN_SECONDS", "drain", "float", 5.0,
+           "on shutdown, wait this long for deliveries in flight, then release the rest", "dispatcher", minimum=0),
+)
+
+BY_ENV: dict[str, Option] = {option.env: option for option in OPTIONS}
+
+
+def read_section(section: str, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The values of one section's options (field name → value) from ``env`` (default: the process's)."""
+    source = os.environ if env is None else env
+    return {option.field: option.value(source) for option in OPTIONS if option.section == section}
+
+
+def log_level(name: str) -> int:
+    return logging.getLevelNamesMapping()[name.upper()]
+
+
+def _default(env: str) -> Any:
+    """An option's default as a dataclass default, so Settings(...) in code and tests needs no copy of it."""
+    option = BY_ENV[env]
+    if callable(option.default):
+        return field(default_factory=option.default)
+    return option.default
+
+
 @dataclass(frozen=True)
 class Settings:
-    database_url: str | None
-    host: str = "0.0.0.0"
-    port: int = 3042
-    enable_poller: bool = True
-    default_app_id: str = "default"
-    data_dir: Path = Path("/var/lib/pg-workflow")
-    k8s_api_server: str = "https://kubernetes.default.svc"
-    k8s_admin_service_account: str | None = None
-    k8s_service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-    max_body_bytes: int = 32 * 1024 * 1024
-    pool_min_size: int = 2
-    pool_max_size: int = 20
-    # Multi-tenant mode: how long a successful TokenReview is trusted, and the cache bound.
-    auth_cache_seconds: float = 300.0
-    auth_cache_entries: int = 10_000
-    k8s_review_timeout: float = 5.0
-    # Outbound policy for deliveries (service/outbound.py): CIDR lists.
-    handler_allow_networks: tuple[str, ...] = ()
-    handler_deny_networks: tuple[str, ...] = ()
+    """The service's settings (the ``service`` section of OPTIONS); every default comes from there."""
+
+    database_url: str | None = _default("DATABASE_URL")
+    data_dir: Path = _default("PGW_DATA_DIR")  # noqa: RUF009 (Paths are immutable)
+    host: str = _default("HOST")
+    port: int = _default("PORT")
+    default_app_id: str = _default("WF_DEFAULT_APP_ID")
+    enable_poller: bool = _default("WF_ENABLE_POLLER")
+    max_body_bytes: int = _default("WF_MAX_BODY_BYTES")
+    pool_min_size: int = _default("WF_DB_POOL_MIN")
+    pool_max_size: int = _default("WF_DB_POOL_MAX")
+    pool_timeout: float = _default("WF_DB_POOL_TIMEOUT_SECONDS")
+    connect_timeout: int = _default("WF_DB_CONNECT_TIMEOUT_SECONDS")
+    statement_timeout: float = _default("WF_DB_STATEMENT_TIMEOUT_SECONDS")
+    lock_timeout: float = _default("WF_DB_LOCK_TIMEOUT_SECONDS")
+    header_timeout: float = _default("WF_HTTP_HEADER_TIMEOUT_SECONDS")
+    body_timeout: float = _default("WF_HTTP_BODY_TIMEOUT_SECONDS")
+    access_log: bool = _default("WF_ACCESS_LOG")
+    log_level: str = _default("LOG_LEVEL")
+    log_format: str = _default("WF_LOG_FORMAT")
+    metrics_cache_seconds: float = _default("WF_METRICS_CACHE_SECONDS")
+    prometheus_multiproc_dir: Path | None = _default("PROMETHEUS_MULTIPROC_DIR")  # noqa: RUF009 (Paths are immutable)
+    k8s_api_server: str = _default("K8S_API_SERVER")
+    k8s_admin_service_account: str | None = _default("K8S_ADMIN_SERVICE_ACCOUNT")
+    k8s_service_account_dir: Path = _default("K8S_SERVICE_ACCOUNT_DIR")  # noqa: RUF009 (Paths are immutable)
+    k8s_review_timeout: float = _default("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS")
+    auth_cache_seconds: float = _default("WF_AUTH_CACHE_SECONDS")
+    auth_cache_entries: int = _default("WF_AUTH_CACHE_ENTRIES")
+    handler_allow_networks: tuple[str, ...] = _default("WF_HANDLER_ALLOW_NETWORKS")
+    handler_deny_networks: tuple[str, ...] = _default("WF_HANDLER_DENY_NETWORKS")
+    replica_name: str | None = _default("WF_REPLICA_NAME")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
-        env = dict(os.environ if env is None else env)
-        values: dict[str, object] = {
-            "database_url": env.get("DATABASE_URL") or None,
-            "host": env.get("HOST") or "0.0.0.0",
-            "port": int(env.get("PORT") or 3042),
-            "enable_poller": _bool(env.get("WF_ENABLE_POLLER"), True),
-            "default_app_id": env.get("WF_DEFAULT_APP_ID") or "default",
-            "data_dir": Path(env["PGW_DATA_DIR"]) if env.get("PGW_DATA_DIR") else _default_data_dir(),
-            "k8s_api_server": env.get("K8S_API_SERVER") or "https://kubernetes.default.svc",
-            "k8s_admin_service_account": env.get("K8S_ADMIN_SERVICE_ACCOUNT") or None,
-            "k8s_service_account_dir": Path(
-                env.get("K8S_SERVICE_ACCOUNT_DIR") or "/var/run/secrets/kubernetes.io/serviceaccount"
-            ),
-            "max_body_bytes": int(env.get("WF_MAX_BODY_BYTES") or 32 * 1024 * 1024),
-            "pool_min_size": int(env.get("WF_DB_POOL_MIN") or 2),
-            "pool_max_size": int(env.get("WF_DB_POOL_MAX") or 20),
-            # Never longer than 5 minutes: a revoked token must stop working soon.
-            "auth_cache_seconds": min(300.0, float(env.get("WF_AUTH_CACHE_SECONDS") or 300)),
-            "auth_cache_entries": int(env.get("WF_AUTH_CACHE_ENTRIES") or 10_000),
-            "k8s_review_timeout": float(env.get("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS") or 5),
-            "handler_allow_networks": _list(env.get("WF_HANDLER_ALLOW_NETWORKS")),
-            "handler_deny_networks": _list(env.get("WF_HANDLER_DENY_NETWORKS")),
-        }
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from the environment; ``overrides`` (command-line options) win when not None."""
+        values = read_section("service", env)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)
+        if settings.pool_min_size > settings.pool_max_size:
+            raise ConfigError(f"WF_DB_POOL_MIN ({settings.pool_min_size}) exceeds WF_DB_POOL_MAX "
+                              f"({settings.pool_max_size})")
+        return settings
 
     @property
     def multi_tenant(self) -> bool:
@@ -83,42 +290,39 @@ class Settings:
         return (self.k8s_service_account_dir / "token").exists()
 
 
-def _seconds(env: dict[str, str], name: str, default: float, unit: float = 1.0) -> float:
-    raw = env.get(name, "")
-    try:
-        value = float(raw) * unit if raw != "" else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, not {raw!r}")
-    return value
-
-
 _DAY = 86400.0
 
 
 @dataclass(frozen=True)
 class RetentionSettings:
-    """WF_RETENTION_* (README, Retention): ages in seconds; 0 keeps that kind of data forever."""
+    """The retention job's settings (README, Retention): ages in seconds; 0 keeps that kind of data forever."""
 
-    interval: float = 300.0  # 0: no retention job on this replica
-    runs: float = 30 * _DAY
-    dead_letters: float = 14 * _DAY
-    delivered: float = 3600.0  # the idempotency window (WF_QUEUE_RETENTION_SECONDS)
-    health_checks: float = 3600.0
-    batch: int = 500
+    interval: float = _default("WF_RETENTION_INTERVAL_SECONDS")  # 0: no retention job on this replica
+    runs: float = _default("WF_RETENTION_RUN_DAYS") * _DAY
+    dead_letters: float = _default("WF_RETENTION_DEAD_LETTER_DAYS") * _DAY
+    delivered: float = _default("WF_QUEUE_RETENTION_SECONDS")  # the idempotency window
+    health_checks: float = _default("WF_RETENTION_HEALTH_CHECK_SECONDS")
+    batch: int = _default("WF_RETENTION_BATCH")
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> RetentionSettings:
-        env = dict(os.environ if env is None else env)
-        settings = cls(
-            interval=_seconds(env, "WF_RETENTION_INTERVAL_SECONDS", cls.interval),
-            runs=_seconds(env, "WF_RETENTION_RUN_DAYS", cls.runs, _DAY),
-            dead_letters=_seconds(env, "WF_RETENTION_DEAD_LETTER_DAYS", cls.dead_letters, _DAY),
-            delivered=_seconds(env, "WF_QUEUE_RETENTION_SECONDS", cls.delivered),
-            health_checks=_seconds(env, "WF_RETENTION_HEALTH_CHECK_SECONDS", cls.health_checks),
-            batch=int(_seconds(env, "WF_RETENTION_BATCH", cls.batch)),
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RetentionSettings:
+        """The ``retention`` section of OPTIONS (days become seconds) and the dispatcher's idempotency window."""
+        source = os.environ if env is None else env
+        values = read_section("retention", source)
+        return cls(
+            interval=values["interval"],
+            runs=values["run_days"] * _DAY,
+            dead_letters=values["dead_letter_days"] * _DAY,
+            delivered=BY_ENV["WF_QUEUE_RETENTION_SECONDS"].value(source),
+            health_checks=values["health_checks"],
+            batch=values["batch"],
         )
-        if not 1 <= settings.batch <= 100000:
-            raise ValueError("WF_RETENTION_BATCH must be between 1 and 100000")
-        return settings
+
+
+def help_text() -> str:
+    """The environment part of ``pg-workflow --help``."""
+    width = max(len(option.env) for option in OPTIONS)
+    lines = ["environment variables (default in brackets):"]
+    for option in OPTIONS:
+        lines.append(f"  {option.env:<{width}}  {option.help} [{option.show_default()}]")
+    return "\n".join(lines)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import select
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from . import config
+from .errors import DatabaseUnreachable, PoolBusy, from_database
 from .queries import QUERIES
 
 log = logging.getLogger("pg_workflow.db")
@@ -17,23 +22,100 @@ TENANT_ROLE = "pgw_tenant"
 #   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx
 # (a non-NULL principal without a binding to the app is refused there, 403).
 _SCOPED = "workflow.request_context(%(app_id)s, %(principal)s)"
+# TCP keepalives notice a silently dead server; the libpq defaults never would.
+_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+# A pool gives up re-adding a lost connection after this long; the next request
+# then connects at once instead of waiting out an ever longer backoff, so the
+# service is back within moments of PostgreSQL.
+_RECONNECT_GIVE_UP_SECONDS = 5.0
+# Readiness probes have short timeouts of their own: answer "not ready" before them.
+_READINESS_WAIT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a request may wait for a connection, a lock and its statement (seconds; 0 = no limit).
+
+    The defaults are the options' (config.OPTIONS); app.py passes the configured values.
+    """
+
+    pool_timeout: float = config.BY_ENV["WF_DB_POOL_TIMEOUT_SECONDS"].default
+    connect_timeout: int = config.BY_ENV["WF_DB_CONNECT_TIMEOUT_SECONDS"].default
+    statement_timeout: float = config.BY_ENV["WF_DB_STATEMENT_TIMEOUT_SECONDS"].default
+    lock_timeout: float = config.BY_ENV["WF_DB_LOCK_TIMEOUT_SECONDS"].default
+
+
+class _PoolHealth:
+    """Whether a pool's most recent connection attempts failed (database unreachable) or not (just busy)."""
+
+    def __init__(self) -> None:
+        self.pool: AsyncConnectionPool[Any] | None = None
+        self._errors_when_last_connected = 0
+
+    def connected(self) -> None:
+        if self.pool is not None:
+            self._errors_when_last_connected = self.pool.get_stats().get("connections_errors", 0)
+
+    @property
+    def failing(self) -> bool:
+        if self.pool is None:
+            return False
+        return self.pool.get_stats().get("connections_errors", 0) > self._errors_when_last_connected
+
+
+async def _still_usable(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether a pooled connection still works, without a round trip in the common case.
+
+    An idle connection receives nothing unless the server is closing it
+    (restart, admin termination, idle timeout): then its socket is readable
+    and one round trip finds out. (psycopg_pool's own ``check=`` would work
+    too, but it sleeps 1 s, 2 s, 4 s… between failed checks, so after a
+    restart a request would wait out a backoff per dead connection.)
+    """
+    if conn.closed or conn.broken:
+        return False
+    poller = select.poll()  # not select.select: descriptors above 1024 are common in a busy server
+    poller.register(conn.pgconn.socket, select.POLLIN)
+    if not poller.poll(0):
+        return True
+    try:
+        await conn.execute("")
+    except psycopg.Error:
+        return False
+    return True
 
 
 class Database:
     """Two pools: tenant connections (role pgw_tenant, row-level security
-    applies) for API requests, and the service's own for start-up and the
-    dispatcher. ``call`` is how every request reaches SQL."""
+    applies, per-statement lock and statement timeouts) for API requests, and
+    the service's own for start-up, readiness, metrics and the dispatcher.
+    ``call`` is how every request reaches SQL."""
 
-    def __init__(self, url: str, min_size: int = 2, max_size: int = 20) -> None:
+    def __init__(self, url: str, min_size: int = 2, max_size: int = 20, limits: Limits | None = None) -> None:
         self.url = url
-        kwargs = {"autocommit": True, "application_name": "pg-workflow"}
-        self.pool = AsyncConnectionPool(
-            url, min_size=min_size, max_size=max_size, kwargs=kwargs, configure=_become_tenant,
-            open=False, name="pg-workflow-tenant",
+        self.limits = limits or Limits()
+        kwargs = {"autocommit": True, "application_name": "pg-workflow",
+                  "connect_timeout": self.limits.connect_timeout, **_KEEPALIVE}
+        self._tenant_health = _PoolHealth()
+        self._admin_health = _PoolHealth()
+        # Set once per connection, so the timeouts cost no round trip per request.
+        self._tenant_setup = (
+            f"SET ROLE {TENANT_ROLE}; "
+            f"SET statement_timeout = {int(self.limits.statement_timeout * 1000)}; "
+            f"SET lock_timeout = {int(self.limits.lock_timeout * 1000)}"
         )
-        self.admin_pool = AsyncConnectionPool(
-            url, min_size=1, max_size=max(4, max_size // 4), kwargs=kwargs, open=False, name="pg-workflow-admin",
+        common = {"kwargs": kwargs, "open": False, "timeout": self.limits.pool_timeout,
+                  "reconnect_timeout": _RECONNECT_GIVE_UP_SECONDS}
+        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=min_size, max_size=max_size, configure=self._become_tenant,
+            name="pg-workflow-tenant", **common,  # type: ignore[arg-type]
         )
+        self.admin_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url, min_size=1, max_size=max(4, max_size // 4), configure=self._admin_connected,
+            name="pg-workflow-admin", **common,  # type: ignore[arg-type]
+        )
+        self._tenant_health.pool = self.pool
+        self._admin_health.pool = self.admin_pool
 
     async def open(self) -> None:
         await self.admin_pool.open(wait=True, timeout=30)
@@ -42,6 +124,13 @@ class Database:
     async def close(self) -> None:
         await self.pool.close()
         await self.admin_pool.close()
+
+    async def _become_tenant(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute(self._tenant_setup)
+        self._tenant_health.connected()
+
+    async def _admin_connected(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._admin_health.connected()
 
     async def call(self, name: str, params: dict[str, Any], app_id: str | None = None,
                    principal: str | None = None) -> Any:
@@ -60,24 +149,68 @@ class Database:
         """
         query = QUERIES[name]
         if app_id is None:
-            async with self.admin_pool.connection() as conn:
+            async with _Lend(self.admin_pool, self._admin_health) as conn:
                 return await (await conn.execute(query, params)).fetchone()
         if _SCOPED not in query:
             raise ValueError(f"query {name!r} is used for a tenant but does not select FROM {_SCOPED}")
-        async with self.pool.connection() as conn:
+        async with _Lend(self.pool, self._tenant_health) as conn:
             return await (await conn.execute(query, {**params, "app_id": app_id, "principal": principal})).fetchone()
 
     async def admin_call(self, name: str, params: dict[str, Any]) -> Any:
         """Like ``call`` but as the service's own role (start-up, dispatcher bookkeeping)."""
         return await self.call(name, params, app_id=None)
 
-    async def ready(self) -> bool:
+    async def readiness(self) -> tuple[bool, str | None]:
+        """(ready, reason): the database answers and the schema is deployed, found out within moments."""
         try:
-            return bool(await self.admin_call("schema_ready", {}))
-        except (psycopg.Error, OSError) as exc:
-            log.warning("readiness check failed: %s", exc)
-            return False
+            async with _Lend(self.admin_pool, self._admin_health, _READINESS_WAIT_SECONDS) as conn:
+                deployed = (await (await conn.execute(QUERIES["schema_ready"])).fetchone() or (False,))[0]
+            if not deployed:
+                return False, "schema not deployed (workflow.create_event is missing)"
+        except psycopg.Error as exc:
+            err = from_database(exc)
+            return False, err.message if err is not None else f"database error: {_one_line(exc)}"
+        except OSError as exc:
+            return False, f"database error: {_one_line(exc)}"
+        return True, None
 
 
-async def _become_tenant(conn: psycopg.AsyncConnection[Any]) -> None:
-    await conn.execute(f"SET ROLE {TENANT_ROLE}")
+class _Lend:
+    """``async with``: a pooled connection, or an error saying why none came within the pool timeout.
+
+    DatabaseUnreachable (503 WF_DB_UNAVAILABLE) when the pool's recent
+    connection attempts failed, PoolBusy (503 WF_BUSY) when every connection
+    is simply in use.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any], health: _PoolHealth, timeout: float | None = None) -> None:
+        self._pool = pool
+        self._health = health
+        self._timeout = timeout
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def __aenter__(self) -> psycopg.AsyncConnection[Any]:
+        deadline = time.monotonic() + (self._pool.timeout if self._timeout is None else self._timeout)
+        try:
+            # After a restart every idle connection is dead: discard each (the pool
+            # replaces it in the background) until a live or new one comes.
+            while True:
+                conn = await self._pool.getconn(max(deadline - time.monotonic(), 0.001))
+                if await _still_usable(conn):
+                    self._conn = conn
+                    return conn
+                log.info("discarding a pooled connection the server closed")
+                await self._pool.putconn(conn)
+        except PoolTimeout:
+            # psycopg errors, so the dispatcher's retry loops treat them as the outages they are
+            if self._health.failing:
+                raise DatabaseUnreachable("no database connection could be opened") from None
+            raise PoolBusy(f"no free connection in pool {self._pool.name!r}") from None
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            await self._pool.putconn(self._conn)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]

@@ -26,8 +26,9 @@ import contextlib
 import json
 import logging
 import math
-import os
 import socket
+import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ import psycopg
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from . import keys
+from . import config, keys, observe
 from .db import Database
 from .delivery import Deliverer
 from .listener import Listener
@@ -52,60 +53,31 @@ _DB_ERROR_RETRY = 1.0
 _SESSION_RECONNECT_DELAY = 1.0
 
 
-def _env_float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "")
-    try:
-        return float(raw) if raw != "" else default
-    except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
-
-
 @dataclass(frozen=True)
 class DispatcherSettings:
-    """Tuning from WF_QUEUE_* / WF_HANDLER_* environment variables (README lists them)."""
+    """Tuning from the WF_QUEUE_* / WF_HANDLER_* options (declared in config.OPTIONS, section dispatcher)."""
 
-    concurrency: int = 100
-    batch_size: int = 100
-    handler_timeout: float = 300.0
-    lease_seconds: float = 330.0
-    max_attempts: int = 50
-    retry_base: float = 1.0
-    retry_max: float = 300.0
-    cooldown: float = 5.0
-    grace: float = 60.0
-    retention: float = 3600.0
-    drain: float = 5.0
-    session_grace: float = 5.0
-    session_check: float = 1.0
+    concurrency: int
+    batch_size: int
+    handler_timeout: float
+    lease_seconds: float
+    max_attempts: int
+    retry_base: float
+    retry_max: float
+    cooldown: float
+    grace: float
+    retention: float
+    drain: float
+    session_grace: float
+    session_check: float
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> DispatcherSettings:
-        env = dict(os.environ if env is None else env)
-        handler_timeout = _env_float(env, "WF_QUEUE_HANDLER_TIMEOUT_SECONDS", cls.handler_timeout)
-        settings = cls(
-            concurrency=int(_env_float(env, "WF_QUEUE_CONCURRENCY", cls.concurrency)),
-            batch_size=int(_env_float(env, "WF_QUEUE_BATCH_SIZE", cls.batch_size)),
-            handler_timeout=handler_timeout,
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
+        values = config.read_section("dispatcher", env)
+        if values["lease_seconds"] is None:
             # A lease outlives the slowest allowed answer, or a working delivery would be duplicated.
-            lease_seconds=_env_float(env, "WF_QUEUE_LEASE_SECONDS", handler_timeout + 30),
-            max_attempts=int(_env_float(env, "WF_QUEUE_MAX_ATTEMPTS", cls.max_attempts)),
-            retry_base=_env_float(env, "WF_QUEUE_RETRY_BASE_SECONDS", cls.retry_base),
-            retry_max=_env_float(env, "WF_QUEUE_RETRY_MAX_SECONDS", cls.retry_max),
-            cooldown=_env_float(env, "WF_HANDLER_COOLDOWN_SECONDS", cls.cooldown),
-            grace=_env_float(env, "WF_HANDLER_GRACE_SECONDS", cls.grace),
-            retention=_env_float(env, "WF_QUEUE_RETENTION_SECONDS", cls.retention),
-            drain=_env_float(env, "WF_QUEUE_DRAIN_SECONDS", cls.drain),
-            session_grace=_env_float(env, "WF_QUEUE_SESSION_GRACE_SECONDS", cls.session_grace),
-            session_check=_env_float(env, "WF_QUEUE_SESSION_CHECK_SECONDS", cls.session_check),
-        )
-        if settings.concurrency < 1 or settings.batch_size < 1 or settings.max_attempts < 1:
-            raise ValueError("WF_QUEUE_CONCURRENCY, WF_QUEUE_BATCH_SIZE and WF_QUEUE_MAX_ATTEMPTS must be >= 1")
-        if min(settings.handler_timeout, settings.lease_seconds, settings.session_check) <= 0:
-            raise ValueError("WF_QUEUE_HANDLER_TIMEOUT_SECONDS, WF_QUEUE_LEASE_SECONDS and "
-                             "WF_QUEUE_SESSION_CHECK_SECONDS must be > 0")
-        if settings.session_grace < 0:
-            raise ValueError("WF_QUEUE_SESSION_GRACE_SECONDS must be >= 0")
-        return settings
+            values["lease_seconds"] = values["handler_timeout"] + 30
+        return cls(**values)
 
     def ack_params(self) -> dict[str, Any]:
         return {
@@ -296,14 +268,13 @@ class Dispatcher:
         self._slot_free.set()
 
     async def _deliver(self, claim: dict[str, Any]) -> None:
+        claimed_at = time.time()
         try:
             outcome = await self._deliverer.deliver(claim)
         except Exception as exc:  # a bug here must not strand the claim until its lease ends
             log.exception("delivery of %s crashed", claim["messageId"])
             outcome = {"outcome": "failed", "error": f"dispatcher error: {exc!r}"}
-        if outcome["outcome"] == "failed":
-            log.info("delivery of %s (attempt %s) to %s failed: %s",
-                     claim["messageId"], claim["attempt"], claim["url"], outcome.get("error"))
+        observe.delivery_finished(claim, outcome, claimed_at)  # one log line and the dispatch metrics
         self._acks.append({"seq": claim["seq"], "attempt": claim["attempt"], "podId": claim["podId"], **outcome})
         self._ack_wake.set()
 
@@ -349,7 +320,7 @@ def setup(app: web.Application) -> None:
     policy = OutboundPolicy.from_lists(settings.multi_tenant, settings.handler_allow_networks,
                                        settings.handler_deny_networks)
     log.info("outbound policy for deliveries: %s", policy.describe())
-    name = os.environ.get("WF_REPLICA_NAME") or f"{socket.gethostname()}:{settings.port}"
+    name = settings.replica_name or f"{socket.gethostname()}:{settings.port}"
     dispatcher = Dispatcher(app[keys.DB], DispatcherSettings.from_env(), policy, name)
     app[keys.DISPATCHER] = dispatcher
 

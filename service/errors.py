@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from aiohttp import web
 
+from .logging_setup import clean
+
 log = logging.getLogger("pg_workflow.errors")
 
 # Standard SQLSTATEs that bad input can still reach; everything else is a 500.
@@ -30,8 +32,22 @@ _SQLSTATE_STATUS: dict[str, tuple[int, str]] = {
     "40001": (409, "WF_CONFLICT"),  # serialization_failure
     "40P01": (409, "WF_CONFLICT"),  # deadlock_detected
     "42501": (403, "WF_FORBIDDEN"),  # insufficient_privilege / row-level security
-    "54000": (413, "WF_TOO_LARGE"),  # program_limit_exceeded
-    "57014": (503, "WF_TIMEOUT"),  # query_canceled
+    "54000": (413, "WF_PAYLOAD_TOO_LARGE"),  # program_limit_exceeded (e.g. a jsonb value over 255 MB)
+    "57014": (503, "WF_BUSY"),  # query_canceled: statement_timeout
+    "55P03": (503, "WF_BUSY"),  # lock_not_available: lock_timeout (a busy run)
+    "53000": (503, "WF_BUSY"),  # insufficient_resources
+    "53100": (503, "WF_BUSY"),  # disk_full
+    "53200": (503, "WF_BUSY"),  # out_of_memory
+    "53300": (503, "WF_DB_UNAVAILABLE"),  # too_many_connections
+    "57P01": (503, "WF_DB_UNAVAILABLE"),  # admin_shutdown
+    "57P02": (503, "WF_DB_UNAVAILABLE"),  # crash_shutdown
+    "57P03": (503, "WF_DB_UNAVAILABLE"),  # cannot_connect_now (starting up, recovering)
+    "57P04": (503, "WF_DB_UNAVAILABLE"),  # database_dropped
+    "25006": (503, "WF_DB_UNAVAILABLE"),  # read_only_sql_transaction (connected to a standby)
+}
+_MESSAGES = {
+    "WF_BUSY": "the database is busy (a lock or statement timeout); retry shortly",
+    "WF_DB_UNAVAILABLE": "the database is unavailable; retry shortly",
 }
 
 _RETRY_AFTER_STATUSES = (425, 429, 503)
@@ -48,9 +64,28 @@ class ApiError(Exception):
         self.meta = meta or {}
 
 
+class PoolBusy(psycopg.OperationalError):
+    """No pooled connection came within the pool timeout: every one is in use."""
+
+
+class DatabaseUnreachable(psycopg.OperationalError):
+    """No pooled connection came within the pool timeout: the pool cannot connect."""
+
+
+def db_unavailable(reason: str) -> ApiError:
+    return ApiError(503, "WF_DB_UNAVAILABLE", f"the database is unavailable ({reason}); retry shortly",
+                    {"retryAfter": 1})
+
+
 def from_database(exc: psycopg.Error) -> ApiError | None:
     """The API error for a database error, or None when it is our fault (500)."""
+    if isinstance(exc, PoolBusy):
+        return ApiError(503, "WF_BUSY", "all database connections are busy; retry shortly", {"retryAfter": 1})
+    if isinstance(exc, DatabaseUnreachable):
+        return db_unavailable(str(exc))
     state = exc.sqlstate or ""
+    if isinstance(exc, psycopg.OperationalError) and (not state or state.startswith("08")):
+        return db_unavailable("connection lost")  # no SQLSTATE: the connection broke mid-statement
     diag = exc.diag
     if state.startswith("PW") and state[2:].isdigit():
         meta: dict[str, Any] = {}
@@ -62,6 +97,8 @@ def from_database(exc: psycopg.Error) -> ApiError | None:
         return ApiError(int(state[2:]), diag.message_hint or "WF_ERROR", diag.message_primary or "refused", meta)
     if state in _SQLSTATE_STATUS:
         status, code = _SQLSTATE_STATUS[state]
+        if code in _MESSAGES:  # the server's wording (e.g. "canceling statement") helps no client
+            return ApiError(status, code, _MESSAGES[code], {"retryAfter": 1})
         return ApiError(status, code, diag.message_primary or str(exc))
     return None
 
@@ -90,7 +127,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except psycopg.Error as exc:
         err = from_database(exc)
         if err is None:
-            log.exception("database error on %s %s", request.method, request.path)
+            log.exception("database error on %s %s", clean(request.method, 16), clean(request.path))
             return error_response(ApiError(500, "WF_INTERNAL", "internal database error"))
         return error_response(err)
     except web.HTTPRequestEntityTooLarge as exc:
@@ -107,5 +144,5 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", clean(request.method, 16), clean(request.path))
         return error_response(ApiError(500, "WF_INTERNAL", "internal error"))

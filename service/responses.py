@@ -91,7 +91,8 @@ STREAM_CHUNKS = obj({
 STREAM_INFO = obj({"tailIndex": INT, "done": BOOL}, ("tailIndex", "done"))
 
 STATUS = obj({"status": {"const": "ok"}}, ("status",))
-READY = obj({"ready": BOOL, "checks": {"type": "object", "additionalProperties": BOOL}}, ("ready", "checks"))
+READY = obj({"ready": BOOL, "checks": {"type": "object", "additionalProperties": BOOL},
+             "reason": {"type": "string", "description": "why not ready (only when not)"}}, ("ready", "checks"))
 
 # Run actions (SPEC section 5)
 WAKE_UP = obj({"stoppedCount": INT}, ("stoppedCount",))

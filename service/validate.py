@@ -172,14 +172,14 @@ async def read_json(request: web.Request) -> Any:
     limit = _body_limit(request)
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
-    parts: list[bytes] = []
-    size = 0
-    while chunk := await request.content.readany():  # chunked bodies carry no length: count
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        parts.append(chunk)
-    raw = b"".join(parts)
+    try:
+        # Usually read already, within its deadline, by timeouts.body_deadline (then cached); aiohttp
+        # counts a chunked body (no length) against client_max_size as it reads.
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large(limit) from None
+    if len(raw) > limit:
+        raise too_large(limit)
     return parse_json(raw) if raw else None
 
 

@@ -212,3 +212,17 @@ async def test_without_a_token_file_everything_is_open(start_service: Callable[.
     assert (await call(http, "GET", f"{service.url}/api/v1/apps/default/runs"))[0] == 200
     status, body, _ = await call(http, "POST", f"{service.url}/api/v1/apps", None, {"appId": "second"})
     assert status == 201, body
+
+
+async def test_an_unauthenticated_body_is_refused_before_it_is_read(cluster: Cluster) -> None:
+    """401 answers the headers alone: the service never waits for (or buffers) an anonymous body."""
+    port = int(cluster.service.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"POST /api/v1/apps/default/queue HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"401", status_line

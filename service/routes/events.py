@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from .. import responses
+from .. import metrics, responses
 from ..http import json_text, page_args, tenant_call
 from ..schemas import (
     EPOCH_MS_LIMIT,
@@ -100,7 +100,9 @@ async def create_event(request: web.Request, args: Args) -> web.Response:
         "state_updated_at": _first(body.get("stateUpdatedAt"), args.query["stateUpdatedAt"]),
         "enqueue": None if body.get("enqueue") is None else Jsonb(body["enqueue"]),
     }
-    return json_text(await tenant_call(request, "create_event", params))
+    result = await tenant_call(request, "create_event", params)
+    metrics.event_created(params["event_type"])
+    return json_text(result)
 
 
 def _first(*values: int | None) -> int | None:

@@ -295,12 +295,14 @@ BEGIN
       FROM plan p
      WHERE m.message_seq = p.message_seq
     RETURNING m.message_seq, m.attempt, m.message_id, m.queue_name, m.pod_id, m.payload, m.status, m.app_id,
-              m.lease_until, p.url, p.source_address
+              m.lease_until, m.due_at, p.url, p.source_address
   )
   SELECT coalesce(jsonb_agg(jsonb_build_object(
            'seq', r.message_seq, 'attempt', r.attempt, 'messageId', r.message_id, 'queueName', r.queue_name,
            'appId', r.app_id, 'podId', r.pod_id, 'url', r.url, 'body', r.payload::text,
-           'sourceAddress', host(r.source_address))
+           'sourceAddress', host(r.source_address),
+           -- when it became deliverable: the dispatch latency metric runs from here to the handler's answer
+           'dueAt', workflow.iso(r.due_at))
            ORDER BY r.message_seq) FILTER (WHERE r.status = 'claimed'), '[]'::jsonb)
     INTO v_deliveries FROM routed r;
 
@@ -310,7 +312,8 @@ END $$;
 ALTER FUNCTION workflow.route_messages(bigint[], numeric, numeric, integer)
   SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
 COMMENT ON FUNCTION workflow.route_messages(bigint[], numeric, numeric, integer) IS
-  'As route_messages(bigint[], numeric, numeric), recording the claiming dispatcher session in claimed_by.';
+  'As route_messages(bigint[], numeric, numeric), recording the claiming dispatcher session in claimed_by; each claim '
+  'also carries sourceAddress (the handler''s registration address) and dueAt (when the message became deliverable).';
 
 CREATE FUNCTION workflow.claim_messages(
   p_session_id integer, p_limit integer, p_lease_seconds numeric, p_grace_seconds numeric)

@@ -3,7 +3,7 @@
 -- killed dispatcher leaves them). A live session held by another connection
 -- is checked through dblink when the cluster has it.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 
 SELECT workflow.ensure_app('cs');
 SELECT set_config('workflow.app_id', 'cs', true);  -- API functions act for the request's app only
@@ -27,7 +27,11 @@ CREATE TEMP TABLE s (label text PRIMARY KEY, id integer);
 -- Claims record their session.
 INSERT INTO s VALUES ('a', pg_temp.ghost());
 SELECT pg_temp.enq(3);
-SELECT is(jsonb_array_length(pg_temp.claim((SELECT id FROM s WHERE label = 'a'))), 3, 'a session claims');
+CREATE TEMP TABLE first_claim AS SELECT pg_temp.claim((SELECT id FROM s WHERE label = 'a')) AS d;
+SELECT is(jsonb_array_length((SELECT d FROM first_claim)), 3, 'a session claims');
+SELECT is((SELECT array_agg(c ->> 'dueAt' ORDER BY c ->> 'messageId') FROM first_claim, jsonb_array_elements(d) c),
+          (SELECT array_agg(workflow.iso(m.due_at) ORDER BY m.message_id) FROM workflow.messages m WHERE m.app_id = 'cs'),
+          'each claim carries when its message became due (dueAt: the start of the dispatch latency)');
 SELECT is(pg_temp.held_by((SELECT id FROM s WHERE label = 'a')), 3::bigint, 'its claims carry its session id');
 SELECT ok((SELECT bool_and(lease_until > clock_timestamp() + interval '250 seconds') FROM workflow.messages
             WHERE app_id = 'cs'), 'with the full lease');
