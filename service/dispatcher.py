@@ -15,7 +15,9 @@ messages come back within seconds (at once when it restarts under the same
 name); the lease only covers a dispatcher that hangs while connected. When
 the LISTEN connection drops, claiming pauses until the session is resumed on
 the new connection, which keeps its claims if it comes back within the grace
-period. All rules (routing, serialisation per run, retries, dead letters,
+period. Messages queued by this replica's own requests usually arrive
+already claimed for its session (SQL change handoff, ``take_handoff``), with
+no notification at all. All rules (routing, serialisation per run, retries, dead letters,
 sessions) live in SQL; this module moves bytes and keeps time.
 """
 
@@ -256,6 +258,24 @@ class Dispatcher:
                 self._wake_in(0)  # probably more due
             elif next_due is not None:
                 self._wake_in(next_due if next_due > 0 or deliveries else _CONTENDED_RETRY)
+
+    # -- handoffs: messages claimed for us by the request that queued them --
+
+    def handoff_params(self) -> dict[str, Any]:
+        """What a request passes to the *_handoff SQL functions so its message is claimed for this dispatcher.
+
+        No session (disconnected, or every delivery slot busy): the message is
+        left to the dispatchers, as without a handoff.
+        """
+        ready = (self._session_id is not None and self._listener.listening
+                 and len(self._deliveries) < self._settings.concurrency)
+        return {"session_id": self._session_id if ready else None,
+                "lease_seconds": self._settings.lease_seconds, "grace_seconds": self._settings.grace}
+
+    def take_handoff(self, delivery: str | None) -> None:
+        """Delivers a claim that a request's transaction made for this dispatcher (JSON text, as claims are)."""
+        if delivery is not None:
+            self._start(json.loads(delivery))
 
     def _start(self, claim: dict[str, Any]) -> None:
         self._claims[claim["seq"]] = claim["attempt"]
