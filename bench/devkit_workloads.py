@@ -5,13 +5,19 @@
 The e2e app (tests/e2e/app: workflow 4.8.9 built with `wf build`) runs each
 workload through its /control/bench route — start the runs, wait until they are
 terminal — and reports the time from just before start() to the latest
-`completedAt` the World recorded. One app process per World, one World at a time:
+`completedAt` the World recorded. One app process per World; all are started first and every
+round runs each World in turn (rotating the order), so other load on the machine hits all alike
+(--sequential: one World at a time, as before):
 
   pg-workflow     a pg-workflow service on a fresh, migrated database; the app uses pg-workflow-world
   world-local     WORKFLOW_TARGET_WORLD=local (@workflow/world-local 4.4.1), data in a temp dir
   world-postgres  WORKFLOW_TARGET_WORLD=@workflow/world-postgres on a fresh database (schema by its `bootstrap`)
   pgw-separate-queue  pg-workflow with PGW_WORLD_EVENT_MESSAGES=0: every queue message its own POST /queue
                   (the state before the event_messages change), to measure it in the same run
+  pgw-no-handoff  pg-workflow with WF_QUEUE_HANDOFF=false: every message reaches the dispatcher by NOTIFY
+                  and a claim (the state before the handoff change)
+  pgw-no-snapshots  pg-workflow with PGW_WORLD_RUN_SNAPSHOTS=0: every run_started goes to the service
+                  (the state before the run_snapshots change)
   memory          bench/memory_world.mjs: storage in Maps in the app, world-local's HTTP queue — the
                   runtime's floor (SPEC §13), not durable, only what these workloads use
 
@@ -57,8 +63,14 @@ from service import migrate
 from tests.e2e.conftest import ControlError, ensure_app_built, http_json
 from tests.pgw import Service, create_database, db_url, drop_database, free_port
 
-WORLDS = ("pg-workflow", "world-local", "world-postgres", "memory", "pgw-separate-queue")
-BASELINES = ("world-local", "world-postgres", "memory", "pgw-separate-queue")
+# pg-workflow with one optimisation switched off, to measure what it buys in the same run.
+PGW_VARIANTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {  # world -> (app env, service env)
+    "pgw-separate-queue": ({"PGW_WORLD_EVENT_MESSAGES": "0"}, {}),
+    "pgw-no-handoff": ({}, {"WF_QUEUE_HANDOFF": "false"}),
+    "pgw-no-snapshots": ({"PGW_WORLD_RUN_SNAPSHOTS": "0"}, {}),
+}
+WORLDS = ("pg-workflow", "world-local", "world-postgres", "memory", *PGW_VARIANTS)
+BASELINES = ("world-local", "world-postgres", "memory", *PGW_VARIANTS)
 MEMORY_WORLD = Path(__file__).resolve().parent / "memory_world.mjs"
 
 
@@ -110,11 +122,13 @@ def scratch_database(stack: contextlib.ExitStack, prefix: str) -> str:
     return name
 
 
-def start_service(stack: contextlib.ExitStack, workdir: Path, *, timed: bool = False) -> Service:
+def start_service(stack: contextlib.ExitStack, workdir: Path, *, timed: bool = False,
+                  env_extra: dict[str, str] | None = None) -> Service:
     name = scratch_database(stack, "pgw_bench")
     url = db_url(name)
     migrate.deploy(url)
     env = {"WF_ACCESS_LOG": "true"} if timed else {}
+    env.update(env_extra or {})
     service = Service(url, env=env, log_path=workdir / f"service-{name}.log",
                       module="bench.timed_service" if timed else "service")
     stack.callback(service.stop)
@@ -187,12 +201,11 @@ def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir:
                 extra_env: dict[str, str] | None = None, timed_service: bool = False) -> tuple[App, Service | None]:
     """The app on `world`, with whatever that World needs (service, database, data dir)."""
     service: Service | None = None
-    if world in ("pg-workflow", "pgw-separate-queue"):
-        service = start_service(stack, workdir, timed=timed_service)
+    if world == "pg-workflow" or world in PGW_VARIANTS:
+        app_env, service_env = PGW_VARIANTS.get(world, ({}, {}))
+        service = start_service(stack, workdir, timed=timed_service, env_extra=service_env)
         env = {"WORKFLOW_TARGET_WORLD": "pg-workflow-world", "WORKFLOW_SERVICE_URL": service.url,
-               "WORKFLOW_APP_ID": "default", "WORKFLOW_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}"}
-        if world == "pgw-separate-queue":
-            env["PGW_WORLD_EVENT_MESSAGES"] = "0"
+               "WORKFLOW_APP_ID": "default", "WORKFLOW_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}", **app_env}
     elif world == "world-local":
         data_dir = tempfile.mkdtemp(prefix="world-local-data-", dir=workdir)
         # `local` is the runtime's name for @workflow/world-local (the app's pinned 4.4.1): that package
@@ -241,6 +254,41 @@ def measure_world(world: str, app_dir: Path, workdir: Path, workloads: list[Work
                 progress(f"{world:<14} round {r}/{rounds}  {workload.name:<10} {fmt_ms(ms):>9}")
                 time.sleep(0.3 if workload.runs == 1 else 1.0)  # let trailing acks / cleanups settle
         progress(f"{world}: done, stopping")
+
+
+def measure_interleaved(worlds: list[str], app_dir: Path, workdir: Path, workloads: list[Workload], rounds: int,
+                        results: Results, failures: dict[str, str]) -> None:
+    """All Worlds up at once, each round running every World in turn (the order rotates), so load from
+    elsewhere on the machine falls on all of them alike — the fair way to compare variants on a shared box."""
+    by_name = {w.name: w for w in WORKLOADS}
+    with contextlib.ExitStack() as stack:
+        apps: dict[str, App] = {}
+        for world in worlds:
+            try:
+                progress(f"{world}: starting")
+                apps[world], _ = start_world(stack, world, app_dir, workdir)
+                for name in WARMUP:
+                    apps[world].bench(by_name[name])
+                progress(f"{world}: warmed up")
+            except (RuntimeError, OSError, ControlError, urllib.error.URLError) as exc:
+                failures[world] = str(exc).splitlines()[0]
+                progress(f"{world} FAILED: {exc}")
+        live = [w for w in worlds if w in apps]
+        for r in range(1, rounds + 1):
+            order = live[(r - 1) % len(live):] + live[:(r - 1) % len(live)] if live else []
+            for workload in workloads:
+                for world in order:
+                    if world in failures:
+                        continue
+                    try:
+                        ms = apps[world].bench(workload)
+                    except (RuntimeError, OSError, ControlError, urllib.error.URLError) as exc:
+                        failures[world] = str(exc).splitlines()[0]
+                        progress(f"{world} FAILED: {exc}")
+                        continue
+                    results.setdefault(world, {}).setdefault(workload.name, []).append(ms)
+                    progress(f"{world:<18} round {r}/{rounds}  {workload.name:<10} {fmt_ms(ms):>9}")
+                    time.sleep(0.3 if workload.runs == 1 else 1.0)
 
 
 def fmt_ms(ms: float | None) -> str:
@@ -345,12 +393,12 @@ def iso_ms(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
 
 
-def profile(app_dir: Path, workdir: Path, runs: int) -> None:
+def profile(app_dir: Path, workdir: Path, runs: int, world: str = "pg-workflow") -> None:
     steps = 10
     seq10 = next(w for w in WORKLOADS if w.name == "seq10")
     with contextlib.ExitStack() as stack:
-        progress("profile: pg-workflow with PGW_WORLD_TRACE=1 and a timed access log")
-        app, service = start_world(stack, "pg-workflow", app_dir, workdir, extra_env={"PGW_WORLD_TRACE": "1"},
+        progress(f"profile: {world} with PGW_WORLD_TRACE=1 and a timed access log")
+        app, service = start_world(stack, world, app_dir, workdir, extra_env={"PGW_WORLD_TRACE": "1"},
                                    timed_service=True)
         assert service is not None
         for _ in range(3):
@@ -509,7 +557,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"run only these ({', '.join(WORKLOAD_NAMES)}, profile); repeat or comma-separate")
     parser.add_argument("--worlds", default=",".join(WORLDS), help=f"comma-separated subset of {', '.join(WORLDS)}")
     parser.add_argument("--profile-runs", type=int, default=5, help="runs in the profile (default 5)")
+    parser.add_argument("--profile-world", default="pg-workflow", choices=["pg-workflow", *PGW_VARIANTS],
+                        help="profile this pg-workflow variant (default pg-workflow)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with app/service logs")
+    parser.add_argument("--sequential", action="store_true",
+                        help="one World at a time, all its rounds (default: all Worlds up, rounds interleaved)")
     args = parser.parse_args(argv)
     only = {n.strip() for item in args.only for n in item.split(",") if n.strip()}
     unknown = only - {*WORKLOAD_NAMES, "profile"}
@@ -544,7 +596,10 @@ def main(argv: list[str] | None = None) -> int:
         app_dir = ensure_app_built()
         progress(f"logs in {workdir}; {args.rounds} rounds of {', '.join(w.name for w in workloads) or 'nothing'}"
                  f" on {', '.join(args.worlds)}")
-        if workloads:
+        if workloads and not args.sequential:
+            measure_interleaved(args.worlds, app_dir, workdir, workloads, args.rounds, results, failures)
+            status = 1 if failures else 0
+        elif workloads:
             for world in args.worlds:
                 try:
                     measure_world(world, app_dir, workdir, workloads, args.rounds, results)
@@ -555,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         if workloads:
             print_table(results, workloads, args.worlds, failures)
         if do_profile:
-            profile(app_dir, workdir, args.profile_runs)
+            profile(app_dir, workdir, args.profile_runs, args.profile_world)
     except KeyboardInterrupt:
         progress("interrupted; everything started has been stopped and dropped")
         if results:

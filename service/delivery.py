@@ -13,6 +13,10 @@ passed — never to a second lookup that could answer differently — with the
 original Host header (and TLS server name). Redirects are never followed.
 What is stored of an answer is its status and a short sanitised reason, not
 its body.
+
+A pod registered with the feature "run-started" may get a workflow message
+followed by the run's run_started answer (RUN_STARTED_HEADER gives where the
+message ends); every other delivery is the message alone.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ from .outbound import OutboundPolicy
 _KEEPALIVE_SECONDS = 4.0
 _CONNECT_SECONDS = 5.0
 _REASON_CHARS = 200
+# Workflow deliveries to a pod registered with the feature "run-started" may
+# carry the run's run_started answer after the message (SQL with_run_snapshots):
+# this header gives the message's length in bytes; the rest of the body is the answer.
+RUN_STARTED_HEADER = "x-pgw-run-started"
 
 
 def sanitised(text: str) -> str:
@@ -144,8 +152,14 @@ class Deliverer:
             "x-vqs-message-id": claim["messageId"],
             "x-vqs-message-attempt": str(claim["attempt"]),
         }
+        data = claim["body"].encode()
+        snapshot = claim.get("runStarted")
+        if snapshot is not None:
+            # The run's run_started answer follows the message; the header says where the message ends.
+            headers[RUN_STARTED_HEADER] = str(len(data))
+            data += snapshot.encode()
         try:
-            async with self._session.post(target.url, data=claim["body"].encode(), headers=headers,
+            async with self._session.post(target.url, data=data, headers=headers,
                                           allow_redirects=False, server_hostname=target.server_hostname) as resp:
                 status, reason = resp.status, resp.reason or ""
                 body = await resp.read() if 200 <= status < 300 else b""

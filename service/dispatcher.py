@@ -72,6 +72,7 @@ class DispatcherSettings:
     drain: float
     session_grace: float
     session_check: float
+    handoff: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
@@ -264,10 +265,10 @@ class Dispatcher:
     def handoff_params(self) -> dict[str, Any]:
         """What a request passes to the *_handoff SQL functions so its message is claimed for this dispatcher.
 
-        No session (disconnected, or every delivery slot busy): the message is
-        left to the dispatchers, as without a handoff.
+        No session (handoff off, disconnected, or every delivery slot busy):
+        the message is left to the dispatchers, as without a handoff.
         """
-        ready = (self._session_id is not None and self._listener.listening
+        ready = (self._settings.handoff and self._session_id is not None and self._listener.listening
                  and len(self._deliveries) < self._settings.concurrency)
         return {"session_id": self._session_id if ready else None,
                 "lease_seconds": self._settings.lease_seconds, "grace_seconds": self._settings.grace}

@@ -5,6 +5,7 @@ tuned for fast retries, and small helpers."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -38,6 +39,7 @@ class Delivery:
     message_id: str
     attempt: int
     message: dict[str, Any]
+    run_started: str | None = None  # the run_started answer framed after the message (x-pgw-run-started)
 
 
 Responder = Callable[[Delivery], Awaitable[tuple[int, Any]]]
@@ -77,13 +79,17 @@ class HandlerServer:
         return {"workflow": f"{base}/flow", "step": f"{base}/step", "webhook": f"{base}/webhook"}
 
     async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        split = request.headers.get("x-pgw-run-started")
+        cut = len(body) if split is None else int(split)
         delivery = Delivery(
             at=time.monotonic(),
             kind=request.match_info["kind"],
             queue_name=request.headers["x-vqs-queue-name"],
             message_id=request.headers["x-vqs-message-id"],
             attempt=int(request.headers["x-vqs-message-attempt"]),
-            message=await request.json(),
+            message=json.loads(body[:cut]),
+            run_started=None if split is None else body[cut:].decode(),
         )
         async with self._arrived:
             self.deliveries.append(delivery)

@@ -215,7 +215,8 @@ def test_hot_statements_never_scan_a_large_table_sequentially(
 
     run_as_tenant(conn, capture, "register_handler", "register_handler", {
         "pod_id": "pod", "deployment_version": "v1", "workflow_url": "http://127.0.0.1:9/flow",
-        "step_url": "http://127.0.0.1:9/step", "webhook_url": None, "source_address": "127.0.0.1"})
+        "step_url": "http://127.0.0.1:9/step", "webhook_url": None, "source_address": "127.0.0.1",
+        "features": ["run-started"]})  # so claims build run snapshots (with_run_snapshots)
     # The dispatcher, as the service: its session, then (after the path) a claim of what the path queued, the acks.
     capture.current = "open_dispatcher_session"
     (session_id, *_) = conn.execute(QUERIES["open_dispatcher_session"], {"name": "hot-plans:1"}).fetchone() or ()

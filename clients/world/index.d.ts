@@ -35,6 +35,12 @@ export interface WorldOptions {
    * per event. Env: PGW_WORLD_EVENT_MESSAGES=0 turns it off. Default true.
    */
   eventMessages?: boolean;
+  /**
+   * Register the feature "run-started": workflow deliveries of a running run carry the service's answer to the
+   * runtime's run_started, which is then answered without a request. Env: PGW_WORLD_RUN_SNAPSHOTS=0 turns it off.
+   * Default true.
+   */
+  runSnapshots?: boolean;
   /** Environment to read instead of process.env. */
   env?: Record<string, string | undefined>;
 }
@@ -54,6 +60,7 @@ export interface ResolvedConfig {
   readonly streamFlushIntervalMs?: number;
   readonly autoStart: boolean;
   readonly eventMessages: boolean;
+  readonly runSnapshots: boolean;
 }
 
 export type PgWorkflowWorld = World &

@@ -8,6 +8,7 @@
 import { resolveConfig } from './lib/config.js';
 import { createTransport } from './lib/http.js';
 import { createPrequeue } from './lib/prequeue.js';
+import { createRunSnapshots } from './lib/run-snapshots.js';
 import { createQueue } from './lib/queue.js';
 import { createRegistration } from './lib/registration.js';
 import { createStorage } from './lib/storage.js';
@@ -28,10 +29,11 @@ export function createWorld(options) {
   const transport = createTransport(config);
   // Without an app URL nothing is queued at all (queue() refuses), so nothing rides on events either.
   const prequeue = createPrequeue({ deploymentId: config.deploymentId, enabled: Boolean(config.appUrl) && config.eventMessages });
-  const storage = createStorage(transport, config.appBasePath, prequeue);
+  const snapshots = createRunSnapshots({ enabled: config.runSnapshots });
+  const storage = createStorage(transport, config.appBasePath, prequeue, snapshots);
   const streamer = createStreamer(transport, config.appBasePath);
-  const queue = createQueue(transport, config, prequeue);
-  const registration = createRegistration(transport, config);
+  const queue = createQueue(transport, config, prequeue, snapshots);
+  const registration = createRegistration(transport, { ...config, features: snapshots.features });
   let closed = false;
 
   return {

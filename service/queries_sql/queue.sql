@@ -14,7 +14,8 @@ SELECT h.result::text, h.delivery::text
 
 -- name: register_handler
 SELECT workflow.register_handler(ctx.app_id, %(pod_id)s, %(deployment_version)s,
-                                 %(workflow_url)s, %(step_url)s, %(webhook_url)s, %(source_address)s)::text
+                                 %(workflow_url)s, %(step_url)s, %(webhook_url)s, %(source_address)s,
+                                 %(features)s::text[])::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: unregister_handler

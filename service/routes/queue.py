@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from .. import responses
 from ..http import json_text, page_args, tenant_call, tenant_call_handoff
-from ..schemas import ID, PAGE_QUERY, SORT_ORDER, URL, Number, Object, Text
+from ..schemas import ID, PAGE_QUERY, SORT_ORDER, URL, Array, Number, Object, Text
 from ..validate import Args, operation
 
 routes = web.RouteTableDef()
@@ -31,6 +31,9 @@ HANDLER_BODY = Object({
     "machineId": POD_ID,
     "deploymentVersion": Text(min_length=1, max_length=1024),
     "endpoints": Object({"workflow": URL, "step": URL, "webhook": URL}, required=("workflow", "step")),
+    "features": Array(Text(min_length=1, max_length=64), max_items=16,
+                      description='what the pod\'s World understands beyond the DevKit queue protocol: "run-started" '
+                                  '= workflow deliveries may carry the run_started answer (header x-pgw-run-started)'),
 }, required=("endpoints",), one_required=(("podId", "machineId"),))
 
 
@@ -66,6 +69,7 @@ async def register_handler(request: web.Request, args: Args) -> web.Response:
         "webhook_url": endpoints.get("webhook"),
         # Deliveries in multi-tenant mode go back only to this address (service/outbound.py).
         "source_address": request.remote,
+        "features": body.get("features"),
     }
     return json_text(await tenant_call(request, "register_handler", params), status=201)
 

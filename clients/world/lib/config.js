@@ -20,6 +20,8 @@ import { DEFAULT_SERVICE_ACCOUNT_DIR } from './auth.js';
  * @property {boolean} [autoStart] register handlers when the runtime first builds a queue handler (default true)
  * @property {boolean} [eventMessages] send the runtime's next queue message with the event that makes it
  *   necessary (default true; env PGW_WORLD_EVENT_MESSAGES=0 turns it off, e.g. to measure its effect)
+ * @property {boolean} [runSnapshots] take the run_started answer delivered with a workflow message instead of
+ *   asking the service (default true; env PGW_WORLD_RUN_SNAPSHOTS=0 turns it off)
  * @property {NodeJS.ProcessEnv} [env] environment to read (default process.env)
  */
 
@@ -142,5 +144,6 @@ export function resolveConfig(options = {}) {
         : numberOption(options.streamFlushIntervalMs, 'streamFlushIntervalMs', undefined),
     autoStart: options.autoStart ?? true,
     eventMessages: options.eventMessages ?? env.PGW_WORLD_EVENT_MESSAGES !== '0',
+    runSnapshots: options.runSnapshots ?? env.PGW_WORLD_RUN_SNAPSHOTS !== '0',
   };
 }

@@ -29,8 +29,9 @@ export function noAppUrlError(queueName) {
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
  * @param {{ appBasePath: string, deploymentId: string, appUrl?: string }} config
  * @param {ReturnType<typeof import('./prequeue.js').createPrequeue>} [prequeue]  messages sent with their events
+ * @param {ReturnType<typeof import('./run-snapshots.js').createRunSnapshots>} [snapshots]  run_started answers delivered with messages
  */
-export function createQueue(transport, { appBasePath, deploymentId, appUrl }, prequeue) {
+export function createQueue(transport, { appBasePath, deploymentId, appUrl }, prequeue, snapshots) {
   /** @type {ReturnType<typeof createLocalWorld> | undefined} */
   let localWorld;
 
@@ -81,7 +82,8 @@ export function createQueue(transport, { appBasePath, deploymentId, appUrl }, pr
         ? (/** @type {any} */ message, /** @type {any} */ meta) =>
             prequeue.runDelivery(meta?.queueName, message, () => handler(message, meta))
         : handler;
-      const handle = localWorld.createQueueHandler(queueNamePrefix, inContext);
+      const local = localWorld.createQueueHandler(queueNamePrefix, inContext);
+      const handle = snapshots ? snapshots.wrap(local) : local;
       if (!tracing) return handle;
       return async (/** @type {Request} */ req) => {
         const start = traceNow();

@@ -12,9 +12,9 @@ const RETRY_MAX_MS = 30_000;
 
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
- * @param {{ appBasePath: string, appUrl?: string, podId?: string, deploymentId: string }} config
+ * @param {{ appBasePath: string, appUrl?: string, podId?: string, deploymentId: string, features?: string[] }} config
  */
-export function createRegistration(transport, { appBasePath, appUrl, podId, deploymentId }) {
+export function createRegistration(transport, { appBasePath, appUrl, podId, deploymentId, features }) {
   /** @type {Promise<void> | undefined} */
   let registering;
   let registered = false;
@@ -25,7 +25,12 @@ export function createRegistration(transport, { appBasePath, appUrl, podId, depl
 
   async function register() {
     await transport.request('POST', `${appBasePath}/handlers`, {
-      body: { podId, deploymentVersion: deploymentId, endpoints: handlerEndpoints(/** @type {string} */ (appUrl)) },
+      body: {
+        podId,
+        deploymentVersion: deploymentId,
+        endpoints: handlerEndpoints(/** @type {string} */ (appUrl)),
+        ...(features?.length ? { features } : {}),
+      },
       idempotent: true,
     });
     registered = true;

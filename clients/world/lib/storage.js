@@ -39,8 +39,9 @@ const HOOK_EVENTS = new Set(['hook_received', 'hook_disposed']);
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
  * @param {string} appBasePath  "/api/v1/apps/<appId>"
  * @param {ReturnType<typeof import('./prequeue.js').createPrequeue>} [prequeue]  messages sent with their events
+ * @param {ReturnType<typeof import('./run-snapshots.js').createRunSnapshots>} [snapshots]  run_started answers delivered with messages
  */
-export function createStorage(transport, appBasePath, prequeue) {
+export function createStorage(transport, appBasePath, prequeue, snapshots) {
   const { request } = transport;
   const p = (path) => appBasePath + path;
 
@@ -84,6 +85,14 @@ export function createStorage(transport, appBasePath, prequeue) {
      * @param {{ resolveData?: string, requestId?: string, stateUpdatedAt?: number, v1Compat?: boolean }} [params]
      */
     async create(runId, data, params) {
+      // A running run's run_started answer may have come with this delivery (see run-snapshots.js).
+      const delivered = snapshots?.take(runId, data, params);
+      if (delivered) {
+        if (tracing) trace('snapshot', traceNow(), 'run_started', runId);
+        const result = reviveEventResult(delivered);
+        prequeue?.noteResult(runId, data, undefined, result);
+        return result;
+      }
       const query = queryString({ resolveData: params?.resolveData });
       const path = p(`/runs/${runId === null || runId === undefined ? 'null' : seg(runId)}/events${query}`);
       // The runtime's optimistic-concurrency snapshot (epoch ms of the latest

@@ -3,6 +3,7 @@
 //   [pgw-trace] http <start> <ms> <METHOD> <path> <status> [<eventType>]
 //   [pgw-trace] queued <start> <ms> <queueName> <messageId>
 //   [pgw-trace] deliver <start> <ms> <queueName> <messageId> <attempt> <status>
+//   [pgw-trace] snapshot <start> 0 run_started <runId>   (answered from the delivery)
 
 import { performance } from 'node:perf_hooks';
 

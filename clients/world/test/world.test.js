@@ -193,6 +193,7 @@ test('start() registers the endpoints once; close() unregisters', async () => {
       step: 'http://10.0.0.5:3000/base/.well-known/workflow/v1/step',
       webhook: 'http://10.0.0.5:3000/base/.well-known/workflow/v1/webhook',
     },
+    features: ['run-started'],
   });
   await w.close();
   assert.equal(last().method, 'DELETE');
