@@ -38,7 +38,7 @@ import psycopg
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from . import config, keys, observe
+from . import config, keys, metrics, observe
 from .db import Database
 from .delivery import Deliverer
 from .listener import Listener
@@ -51,6 +51,13 @@ log = logging.getLogger("pg_workflow.dispatcher")
 # again shortly rather than spin while it commits.
 _CONTENDED_RETRY = 0.05
 _DB_ERROR_RETRY = 1.0
+# Handoffs only while this replica is lightly loaded: fewer deliveries in flight
+# and fewer tenant statements running (the asking one included) than this.
+# A handoff routes one message inside the request's transaction, which shortens
+# a sequential chain (no NOTIFY, no claim round trip); under load, batched
+# claims do the same work for many messages at once and the requests stay short
+# (bench/RESULTS.md: queue throughput fell by a third with unconditional handoffs).
+_HANDOFF_MAX_BUSY = 3
 # Cap on the LISTEN connection's reconnect backoff: well inside the session grace period.
 _SESSION_RECONNECT_DELAY = 1.0
 
@@ -265,17 +272,18 @@ class Dispatcher:
     def handoff_params(self) -> dict[str, Any]:
         """What a request passes to the *_handoff SQL functions so its message is claimed for this dispatcher.
 
-        No session (handoff off, disconnected, or every delivery slot busy):
-        the message is left to the dispatchers, as without a handoff.
+        No session (handoff off, disconnected, or this replica busy): the
+        message is left to the dispatchers, as without a handoff.
         """
         ready = (self._settings.handoff and self._session_id is not None and self._listener.listening
-                 and len(self._deliveries) < self._settings.concurrency)
+                 and len(self._deliveries) < _HANDOFF_MAX_BUSY and self._db.requests_in_flight < _HANDOFF_MAX_BUSY)
         return {"session_id": self._session_id if ready else None,
                 "lease_seconds": self._settings.lease_seconds, "grace_seconds": self._settings.grace}
 
     def take_handoff(self, delivery: str | None) -> None:
         """Delivers a claim that a request's transaction made for this dispatcher (JSON text, as claims are)."""
         if delivery is not None:
+            metrics.HANDOFFS.inc()
             self._start(json.loads(delivery))
 
     def _start(self, claim: dict[str, Any]) -> None:

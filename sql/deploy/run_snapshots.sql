@@ -75,19 +75,33 @@ SELECT workflow.expose_internal('workflow.run_started_snapshot(text, text)');
 
 -- VOLATILE, not STABLE: it must see the claims that route_messages made in
 -- the same statement (a STABLE function would read with the statement's snapshot).
+-- PL/pgSQL, so claims of step messages (half of all) cost a regex test each and
+-- only a workflow claim looks anything up.
 CREATE FUNCTION workflow.with_run_snapshots(p_deliveries jsonb) RETURNS jsonb
-LANGUAGE sql VOLATILE AS $$
-  -- A correlated subquery per claim (by its message_seq): the snapshot is built
-  -- for the claimed messages only, never for a join's worth of candidates.
-  SELECT coalesce(jsonb_agg(d.claim || coalesce(jsonb_strip_nulls(jsonb_build_object('runStarted', (
-           SELECT workflow.run_started_snapshot(m.app_id, m.run_id)
-             FROM workflow.messages m
-             JOIN workflow.handlers h ON h.app_id = m.app_id AND h.pod_id = m.pod_id
-            WHERE m.message_seq = (d.claim ->> 'seq')::bigint AND m.kind = 'workflow' AND m.run_id IS NOT NULL
-              AND 'run-started' = ANY (h.features)))), '{}'::jsonb)
-           ORDER BY d.i), '[]'::jsonb)
-    FROM jsonb_array_elements(p_deliveries) WITH ORDINALITY AS d(claim, i)
-$$;
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  v_out jsonb := '[]'::jsonb;
+  v_claim jsonb;
+  v_snapshot text;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_deliveries) c
+                  WHERE c ->> 'queueName' ~ '^__([a-z][a-z0-9]*_)?wkf_workflow_') THEN
+    RETURN p_deliveries;
+  END IF;
+  FOR v_claim IN SELECT c FROM jsonb_array_elements(p_deliveries) c LOOP
+    v_snapshot := NULL;
+    IF v_claim ->> 'queueName' ~ '^__([a-z][a-z0-9]*_)?wkf_workflow_' THEN
+      SELECT workflow.run_started_snapshot(m.app_id, m.run_id) INTO v_snapshot
+        FROM workflow.messages m
+        JOIN workflow.handlers h ON h.app_id = m.app_id AND h.pod_id = m.pod_id
+       WHERE m.message_seq = (v_claim ->> 'seq')::bigint AND m.run_id IS NOT NULL
+         AND 'run-started' = ANY (h.features);
+    END IF;
+    v_out := v_out || CASE WHEN v_snapshot IS NULL THEN jsonb_build_array(v_claim)
+                           ELSE jsonb_build_array(v_claim || jsonb_build_object('runStarted', v_snapshot)) END;
+  END LOOP;
+  RETURN v_out;
+END $$;
 COMMENT ON FUNCTION workflow.with_run_snapshots(jsonb) IS
   'Claims (route_messages) with runStarted added — the run''s run_started answer as text, run_started_snapshot — to '
   'each workflow message of a running run whose pod registered the feature run-started. The dispatcher sends it '
