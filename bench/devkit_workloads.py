@@ -405,6 +405,7 @@ def profile(app_dir: Path, workdir: Path, runs: int, world: str = "pg-workflow")
             app.bench(seq10)
         time.sleep(0.5)
         db_before = db_counters(service.database_url)
+        cpu_before = cpu_seconds(app.process.pid, service.process.pid if service.process else 0)
         app_offset = app.log_path.stat().st_size
         service_offset = service.log_path.stat().st_size
         walls: list[float] = []
@@ -417,6 +418,7 @@ def profile(app_dir: Path, workdir: Path, runs: int, world: str = "pg-workflow")
         time.sleep(1.0)  # PostgreSQL publishes its counters with a delay
         app_lines = read_from(app.log_path, app_offset)
         service_lines = read_from(service.log_path, service_offset)
+        cpu_after = cpu_seconds(app.process.pid, service.process.pid if service.process else 0)
         db_after = db_counters(service.database_url)
         commit_ms = raw_commit_latency(service.database_url)
     report_profile(app_lines, service_lines, walls, runs, steps)
@@ -428,6 +430,29 @@ def profile(app_dir: Path, workdir: Path, runs: int, world: str = "pg-workflow")
           f" {per_step['tup_inserted']:.1f} rows inserted, {per_step['tup_updated']:.1f} updated,"
           f" {per_step['tup_deleted']:.1f} deleted")
     print(f"Raw PostgreSQL here: one-row INSERT + COMMIT from one client, median {commit_ms:.2f} ms")
+    cpu = {k: (cpu_after[k] - cpu_before[k]) * 1000 / total_steps for k in cpu_before}
+    print(f"CPU per step (ms, user+system, incl. the polling between runs): app (node) {cpu['app']:.2f}, "
+          f"service {cpu['service']:.2f}, PostgreSQL (all its processes on this machine) {cpu['postgres']:.2f}")
+
+
+def _process_cpu(pid: int | str) -> float:
+    """user + system CPU seconds of a process (Linux /proc), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(app_pid: int, service_pid: int) -> dict[str, float]:
+    """CPU used so far by the app, the service and every postgres process on the machine."""
+    postgres = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == "postgres":
+                postgres += _process_cpu(comm.parent.name)
+    return {"app": _process_cpu(app_pid), "service": _process_cpu(service_pid), "postgres": postgres}
 
 
 def db_counters(conninfo: str) -> dict[str, int]:
