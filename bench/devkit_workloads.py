@@ -14,8 +14,6 @@ round runs each World in turn (rotating the order), so other load on the machine
   world-postgres  WORKFLOW_TARGET_WORLD=@workflow/world-postgres on a fresh database (schema by its `bootstrap`)
   pgw-separate-queue  pg-workflow with PGW_WORLD_EVENT_MESSAGES=0: every queue message its own POST /queue
                   (the state before the event_messages change), to measure it in the same run
-  pgw-handoff     pg-workflow with WF_QUEUE_HANDOFF=true: messages queued by a request are claimed in its
-                  transaction and delivered by its replica (the handoff change, off by default)
   pgw-no-snapshots  pg-workflow with PGW_WORLD_RUN_SNAPSHOTS=0: every run_started goes to the service
                   (the state before the run_snapshots change)
   memory          bench/memory_world.mjs: storage in Maps in the app, world-local's HTTP queue — the
@@ -66,7 +64,6 @@ from tests.pgw import Service, create_database, db_url, drop_database, free_port
 # pg-workflow with one optimisation switched off, to measure what it buys in the same run.
 PGW_VARIANTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {  # world -> (app env, service env)
     "pgw-separate-queue": ({"PGW_WORLD_EVENT_MESSAGES": "0"}, {}),
-    "pgw-handoff": ({}, {"WF_QUEUE_HANDOFF": "true"}),
     "pgw-no-snapshots": ({"PGW_WORLD_RUN_SNAPSHOTS": "0"}, {}),
 }
 WORLDS = ("pg-workflow", "world-local", "world-postgres", "memory", *PGW_VARIANTS)

@@ -185,10 +185,6 @@ OPTIONS: tuple[Option, ...] = (
            "resume it sooner)", "dispatcher", minimum=0),
     Option("WF_QUEUE_SESSION_CHECK_SECONDS", "session_check", "float", 1.0,
            "how often each replica looks for dead sessions", "dispatcher", positive=True),
-    Option("WF_QUEUE_HANDOFF", "handoff", "bool", False,
-           "claim a message queued by a request in that request's transaction and deliver it from this replica, "
-           "while the replica is lightly loaded (no NOTIFY, no claim round trip; see bench/RESULTS.md for when "
-           "it pays)", "dispatcher"),
     Option("WF_REPLICA_NAME", "replica_name", "str", None,
            "the replica's session name: a restart under the same name takes its dead predecessor's claims at once",
            default_text="<hostname>:<port>"),

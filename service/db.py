@@ -100,8 +100,6 @@ class Database:
     def __init__(self, url: str, min_size: int = 2, max_size: int = 20, limits: Limits | None = None) -> None:
         self.url = url
         self.limits = limits or Limits()
-        # Tenant statements running now (the dispatcher hands off only while this replica is lightly loaded).
-        self.requests_in_flight = 0
         kwargs = {"autocommit": True, "application_name": "pg-workflow",
                   "connect_timeout": self.limits.connect_timeout, **_KEEPALIVE}
         self._tenant_health = _PoolHealth()
@@ -162,13 +160,8 @@ class Database:
                 return await (await conn.execute(query, params)).fetchone()
         if _SCOPED not in query:
             raise ValueError(f"query {name!r} is used for a tenant but does not select FROM {_SCOPED}")
-        self.requests_in_flight += 1
-        try:
-            async with _Lend(self.pool, self._tenant_health) as conn:
-                return await (await conn.execute(query, {**params, "app_id": app_id,
-                                                         "principal": principal})).fetchone()
-        finally:
-            self.requests_in_flight -= 1
+        async with _Lend(self.pool, self._tenant_health) as conn:
+            return await (await conn.execute(query, {**params, "app_id": app_id, "principal": principal})).fetchone()
 
     async def admin_call(self, name: str, params: dict[str, Any]) -> Any:
         """Like ``call`` but as the service's own role (start-up, dispatcher bookkeeping)."""

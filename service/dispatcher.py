@@ -15,9 +15,7 @@ messages come back within seconds (at once when it restarts under the same
 name); the lease only covers a dispatcher that hangs while connected. When
 the LISTEN connection drops, claiming pauses until the session is resumed on
 the new connection, which keeps its claims if it comes back within the grace
-period. Messages queued by this replica's own requests usually arrive
-already claimed for its session (SQL change handoff, ``take_handoff``), with
-no notification at all. All rules (routing, serialisation per run, retries, dead letters,
+period. All rules (routing, serialisation per run, retries, dead letters,
 sessions) live in SQL; this module moves bytes and keeps time.
 """
 
@@ -38,7 +36,7 @@ import psycopg
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from . import config, keys, metrics, observe
+from . import config, keys, observe
 from .db import Database
 from .delivery import Deliverer
 from .listener import Listener
@@ -51,13 +49,6 @@ log = logging.getLogger("pg_workflow.dispatcher")
 # again shortly rather than spin while it commits.
 _CONTENDED_RETRY = 0.05
 _DB_ERROR_RETRY = 1.0
-# Handoffs only while this replica is lightly loaded: fewer deliveries in flight
-# and fewer tenant statements running (the asking one included) than this.
-# A handoff routes one message inside the request's transaction, which shortens
-# a sequential chain (no NOTIFY, no claim round trip); under load, batched
-# claims do the same work for many messages at once and the requests stay short
-# (bench/RESULTS.md: queue throughput fell by a third with unconditional handoffs).
-_HANDOFF_MAX_BUSY = 3
 # Cap on the LISTEN connection's reconnect backoff: well inside the session grace period.
 _SESSION_RECONNECT_DELAY = 1.0
 
@@ -79,7 +70,6 @@ class DispatcherSettings:
     drain: float
     session_grace: float
     session_check: float
-    handoff: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
@@ -266,25 +256,6 @@ class Dispatcher:
                 self._wake_in(0)  # probably more due
             elif next_due is not None:
                 self._wake_in(next_due if next_due > 0 or deliveries else _CONTENDED_RETRY)
-
-    # -- handoffs: messages claimed for us by the request that queued them --
-
-    def handoff_params(self) -> dict[str, Any]:
-        """What a request passes to the *_handoff SQL functions so its message is claimed for this dispatcher.
-
-        No session (handoff off, disconnected, or this replica busy): the
-        message is left to the dispatchers, as without a handoff.
-        """
-        ready = (self._settings.handoff and self._session_id is not None and self._listener.listening
-                 and len(self._deliveries) < _HANDOFF_MAX_BUSY and self._db.requests_in_flight < _HANDOFF_MAX_BUSY)
-        return {"session_id": self._session_id if ready else None,
-                "lease_seconds": self._settings.lease_seconds, "grace_seconds": self._settings.grace}
-
-    def take_handoff(self, delivery: str | None) -> None:
-        """Delivers a claim that a request's transaction made for this dispatcher (JSON text, as claims are)."""
-        if delivery is not None:
-            metrics.HANDOFFS.inc()
-            self._start(json.loads(delivery))
 
     def _start(self, claim: dict[str, Any]) -> None:
         self._claims[claim["seq"]] = claim["attempt"]

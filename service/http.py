@@ -22,21 +22,6 @@ async def tenant_call(request: web.Request, name: str, params: dict[str, Any]) -
                                            principal=request.get(keys.PRINCIPAL))
 
 
-async def tenant_call_handoff(request: web.Request, name: str, params: dict[str, Any]) -> str:
-    """Like ``tenant_call`` for a statement that queues a message (``*_handoff`` SQL functions): the message is
-    claimed in the same transaction for this replica's dispatcher, which delivers it at once."""
-    dispatcher = request.app.get(keys.DISPATCHER)
-    extra = dispatcher.handoff_params() if dispatcher is not None else {
-        "session_id": None, "lease_seconds": None, "grace_seconds": None}
-    row = await request.app[keys.DB].call_row(name, {**params, **extra}, app_id=request[keys.APP_ID],
-                                              principal=request.get(keys.PRINCIPAL))
-    assert row is not None
-    result, delivery = row
-    if dispatcher is not None:
-        dispatcher.take_handoff(delivery)
-    return result
-
-
 def json_text(text: str, status: int = 200) -> web.Response:
     """A response whose JSON body SQL already built."""
     return web.Response(text=text, status=status, content_type="application/json")

@@ -60,8 +60,6 @@ MESSAGES_DISPATCHED = Counter("wf_messages_dispatched", "Queue deliveries by out
                               "asked, failed, refused = connection refused).", ["outcome"])
 DISPATCH_LATENCY = Histogram("wf_dispatch_latency_seconds", "From a message falling due (or, when the claim does "
                              "not say, from its claim) to its handler's answer.", buckets=_LATENCY_BUCKETS)
-HANDOFFS = Counter("wf_queue_handoffs", "Messages claimed in the transaction of the request that queued them and "
-                   "delivered by its replica without NOTIFY or claim (WF_QUEUE_HANDOFF).")
 HTTP_DURATION = Histogram("wf_http_request_duration_seconds", "HTTP requests by route template, method and status.",
                           ["route", "method", "status"], buckets=_LATENCY_BUCKETS)
 

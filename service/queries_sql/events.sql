@@ -51,13 +51,3 @@ SELECT workflow.get_hook(ctx.app_id, %(hook_id)s, %(resolve_data)s)::text
 -- name: get_hook_by_token
 SELECT workflow.get_hook_by_token(ctx.app_id, %(token)s, %(resolve_data)s)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
-
--- name: create_event_handoff
--- create_event whose queued message (if any) is claimed for this replica's dispatcher session in the same
--- transaction: (answer, delivery to start or NULL).
-SELECT h.result, h.delivery::text
-  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx,
-       workflow.create_event_handoff(ctx.app_id, %(run_id)s, %(event_type)s, %(correlation_id)s,
-                                     %(event_data)s, %(spec_version)s, %(resolve_data)s,
-                                     %(state_updated_at)s::bigint, %(enqueue)s::jsonb, %(session_id)s::integer,
-                                     %(lease_seconds)s::numeric, %(grace_seconds)s::numeric) AS h;

@@ -3,14 +3,10 @@
 -- service/db.py), and the dispatcher's own bookkeeping (claims, acks,
 -- releases) on the service's connections.
 
--- name: enqueue_handoff
--- enqueue whose message is claimed for this replica's dispatcher session in the same transaction:
--- (answer, delivery to start or NULL).
-SELECT h.result::text, h.delivery::text
-  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx,
-       workflow.enqueue_handoff(ctx.app_id, %(queue_name)s, %(message)s, %(deployment_id)s, %(idempotency_key)s,
-                                %(delay_seconds)s::numeric, %(session_id)s::integer, %(lease_seconds)s::numeric,
-                                %(grace_seconds)s::numeric) AS h;
+-- name: enqueue
+SELECT workflow.enqueue(ctx.app_id, %(queue_name)s, %(message)s, %(deployment_id)s,
+                        %(idempotency_key)s, %(delay_seconds)s::numeric)::text
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: register_handler
 SELECT workflow.register_handler(ctx.app_id, %(pod_id)s, %(deployment_version)s,

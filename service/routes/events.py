@@ -6,7 +6,7 @@ from aiohttp import web
 from psycopg.types.json import Jsonb
 
 from .. import metrics, responses
-from ..http import json_text, page_args, tenant_call, tenant_call_handoff
+from ..http import json_text, page_args, tenant_call
 from ..schemas import (
     EPOCH_MS_LIMIT,
     ID,
@@ -100,10 +100,7 @@ async def create_event(request: web.Request, args: Args) -> web.Response:
         "state_updated_at": _first(body.get("stateUpdatedAt"), args.query["stateUpdatedAt"]),
         "enqueue": None if body.get("enqueue") is None else Jsonb(body["enqueue"]),
     }
-    if params["enqueue"] is None:
-        result = await tenant_call(request, "create_event", params)
-    else:  # its message goes straight to this replica's dispatcher (SQL change handoff)
-        result = await tenant_call_handoff(request, "create_event_handoff", params)
+    result = await tenant_call(request, "create_event", params)
     metrics.event_created(params["event_type"])
     return json_text(result)
 

@@ -8,7 +8,7 @@ from aiohttp import web
 from psycopg.types.json import Jsonb
 
 from .. import responses
-from ..http import json_text, page_args, tenant_call, tenant_call_handoff
+from ..http import json_text, page_args, tenant_call
 from ..schemas import ID, PAGE_QUERY, SORT_ORDER, URL, Array, Number, Object, Text
 from ..validate import Args, operation
 
@@ -51,8 +51,7 @@ async def enqueue(request: web.Request, args: Args) -> web.Response:
         "idempotency_key": body.get("idempotencyKey"),
         "delay_seconds": body.get("delaySeconds"),
     }
-    # Claimed for this replica's dispatcher in the same transaction when it can be (SQL change handoff).
-    result = json.loads(await tenant_call_handoff(request, "enqueue_handoff", params))
+    result = json.loads(await tenant_call(request, "enqueue", params))
     return web.json_response({"messageId": result["messageId"]}, status=201 if result["created"] else 200)
 
 

@@ -14,8 +14,7 @@
 --
 -- API:      register_handler(text, text, text, text, text, text, text, text[])  (new: with features)
 -- SERVICE:  claim_messages(integer, integer, numeric, numeric)  (replaced: deliveries carry run snapshots)
--- INTERNAL: run_started_snapshot(text, text), with_run_snapshots(jsonb)  (new);
---           handoff_message(text, text, integer, numeric, numeric)  (replaced: likewise)
+-- INTERNAL: run_started_snapshot(text, text), with_run_snapshots(jsonb)  (new)
 BEGIN;
 
 ALTER TABLE workflow.handlers ADD COLUMN features text[] NOT NULL DEFAULT '{}';
@@ -149,43 +148,5 @@ COMMENT ON FUNCTION workflow.claim_messages(integer, integer, numeric, numeric) 
   'WF_SESSION_LOST when the session is lost or unknown. Workflow deliveries carry runStarted (with_run_snapshots).';
 SELECT workflow.expose_service('workflow.claim_messages(integer, integer, numeric, numeric)');
 
-CREATE OR REPLACE FUNCTION workflow.handoff_message(
-  p_app_id text, p_message_id text, p_session_id integer, p_lease_seconds numeric, p_grace_seconds numeric)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-  v_seq bigint;
-  v_delivery jsonb;
-  v_status text;
-  v_due timestamptz;
-BEGIN
-  PERFORM set_config('workflow.hold_notify', '', true);
-  IF p_session_id IS NOT NULL AND EXISTS (
-       SELECT 1 FROM workflow.dispatcher_sessions WHERE session_id = p_session_id AND lost_at IS NULL) THEN
-    -- Locked by a dispatcher claiming it right now (a merged wake-up): that one delivers it.
-    SELECT m.message_seq INTO v_seq FROM workflow.messages m
-     WHERE m.app_id = p_app_id AND m.message_id = p_message_id AND m.status = 'queued'
-       AND m.due_at <= clock_timestamp()
-       FOR UPDATE SKIP LOCKED;
-    IF FOUND THEN
-      v_delivery := workflow.with_run_snapshots(
-                      workflow.route_messages(ARRAY[v_seq], p_lease_seconds, p_grace_seconds, p_session_id)) -> 0;
-    END IF;
-  END IF;
-  IF v_delivery IS NULL THEN
-    SELECT m.status, m.due_at INTO v_status, v_due FROM workflow.messages m
-     WHERE m.app_id = p_app_id AND m.message_id = p_message_id;
-    IF v_status = 'queued' THEN
-      PERFORM workflow.notify_queue(v_due);
-    END IF;
-  END IF;
-  RETURN v_delivery;
-END $$;
-ALTER FUNCTION workflow.handoff_message(text, text, integer, numeric, numeric) SET enable_seqscan = off;
-COMMENT ON FUNCTION workflow.handoff_message(text, text, integer, numeric, numeric) IS
-  'Claims message p_message_id, just queued in this transaction with notifications held, for dispatcher session '
-  'p_session_id (route_messages) and returns the delivery (as in claim_messages, with runStarted) — or NULL, and then '
-  'notifies the dispatchers if the message is still queued (no or lost session, a run''s workflow message already in '
-  'flight, no ready handler, not due yet, locked by a claim in progress).';
-SELECT workflow.expose_internal('workflow.handoff_message(text, text, integer, numeric, numeric)');
 
 COMMIT;

@@ -1,7 +1,7 @@
 -- pgTAP: workflow deliveries carry the run's run_started answer for pods that
 -- registered the feature run-started (change run_snapshots).
 BEGIN;
-SELECT plan(14);
+SELECT plan(13);
 
 SELECT workflow.ensure_app('rs');
 SELECT workflow.ensure_app('rs_other');
@@ -49,13 +49,6 @@ SELECT workflow.create_event('rs', :run2, 'run_created', NULL, '{"deploymentId":
 SELECT workflow.enqueue('rs', '__wkf_workflow_w', jsonb_build_object('runId', :run2), 'v1');
 SELECT is((SELECT d ? 'runStarted' FROM jsonb_array_elements(pg_temp.claim()) d), false, 'a pending run''s message has none');
 
--- Handoffs carry it too.
-UPDATE workflow.messages SET status = 'delivered', delivered_at = clock_timestamp(), lease_until = NULL
- WHERE app_id = 'rs' AND status = 'claimed';
-SELECT is((SELECT (delivery ->> 'runStarted')::jsonb -> 'run' ->> 'runId'
-             FROM workflow.enqueue_handoff('rs', '__wkf_workflow_w', jsonb_build_object('runId', :run), 'v1', NULL, NULL,
-                                           (SELECT max(session_id) FROM workflow.dispatcher_sessions), 300, 60)),
-          :run, 'a handed-off wake-up carries the snapshot');
 SELECT ok(NOT has_function_privilege('pgw_tenant', 'workflow.with_run_snapshots(jsonb)', 'EXECUTE'),
           'tenants cannot call with_run_snapshots');
 SELECT ok(NOT has_function_privilege('pgw_tenant', 'workflow.run_started_snapshot(text, text)', 'EXECUTE'),
