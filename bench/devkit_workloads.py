@@ -253,6 +253,18 @@ def measure_world(world: str, app_dir: Path, workdir: Path, workloads: list[Work
         progress(f"{world}: done, stopping")
 
 
+def rss_mb(pid: int) -> float | None:
+    """Resident set size of a process in MB (Linux /proc), None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def measure_interleaved(worlds: list[str], app_dir: Path, workdir: Path, workloads: list[Workload], rounds: int,
                         results: Results, failures: dict[str, str]) -> None:
     """All Worlds up at once, each round running every World in turn (the order rotates), so load from
@@ -260,10 +272,14 @@ def measure_interleaved(worlds: list[str], app_dir: Path, workdir: Path, workloa
     by_name = {w.name: w for w in WORKLOADS}
     with contextlib.ExitStack() as stack:
         apps: dict[str, App] = {}
+        services: dict[str, Service] = {}
+        rss: dict[str, list[float]] = {}
         for world in worlds:
             try:
                 progress(f"{world}: starting")
-                apps[world], _ = start_world(stack, world, app_dir, workdir)
+                apps[world], service = start_world(stack, world, app_dir, workdir)
+                if service is not None and service.process is not None:
+                    services[world] = service
                 for name in WARMUP:
                     apps[world].bench(by_name[name])
                 progress(f"{world}: warmed up")
@@ -286,6 +302,12 @@ def measure_interleaved(worlds: list[str], app_dir: Path, workdir: Path, workloa
                     results.setdefault(world, {}).setdefault(workload.name, []).append(ms)
                     progress(f"{world:<18} round {r}/{rounds}  {workload.name:<10} {fmt_ms(ms):>9}")
                     time.sleep(0.3 if workload.runs == 1 else 1.0)
+            for world, service in services.items():
+                mb = rss_mb(service.process.pid) if service.process is not None else None
+                if mb is not None:
+                    rss.setdefault(world, []).append(mb)
+        for world, values in rss.items():
+            progress(f"{world}: service RSS after each round (MB): " + " ".join(f"{v:.0f}" for v in values))
 
 
 def fmt_ms(ms: float | None) -> str:
