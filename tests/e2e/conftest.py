@@ -8,7 +8,6 @@ Missing npm/node or a failing install/build fails the tests; nothing here skips.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
@@ -226,13 +225,6 @@ class E2EApp:
 @pytest.fixture(scope="session")
 def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
     """The e2e app served on a free port, its endpoints registered with pgw_server."""
-    with running_app(pgw_server, e2e_app_build) as app:
-        yield app
-
-
-@contextlib.contextmanager
-def running_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
-    """The e2e app on a free port, using ``pgw_server``; stopped on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     deployment_id = f"e2e-{uuid.uuid4().hex[:8]}"
