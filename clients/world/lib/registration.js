@@ -56,6 +56,8 @@ export function createRegistration(transport, { appBasePath, locate, deploymentI
             'queueing a message will fail until one is set'
         );
       }
+      // PORT=0: the server is about to listen; register once it set the port.
+      if (where.pending && !retryTimer && !stopped) retryLater(RETRY_MIN_MS);
       return Promise.resolve();
     }
     registering ??= register(/** @type {{ appUrl: string, podId?: string }} */ (where)).catch((err) => {

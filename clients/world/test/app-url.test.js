@@ -62,7 +62,7 @@ test('PORT=0 at import: the World loads, then registers and queues at the port t
     'close() removes the registration it made');
 });
 
-test('PORT set after creation: start() registers at it; an unset port still fails queue() loudly', async () => {
+test('PORT set after start(): the registration follows once it is set; before, queue() fails loudly', async () => {
   const env = { PORT: '0' };
   const w = createWorld({ serviceUrl: srv.url, env });
   const warn = console.warn;
@@ -79,9 +79,12 @@ test('PORT set after creation: start() registers at it; an unset port still fail
   }
   assert.equal(registrations().length, 0);
   env.PORT = '4321';
-  await w.queue('__wkf_workflow_w', { runId: 'wrun_1' });
-  for (let i = 0; i < 100 && registrations().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  // start() asked for a registration: it happens once the port is set, without waiting for a queue() call.
+  for (let i = 0; i < 200 && registrations().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(registrations().length, 1);
   assert.equal(registrations()[0].json.endpoints.step, 'http://localhost:4321/.well-known/workflow/v1/step');
+  await w.queue('__wkf_workflow_w', { runId: 'wrun_1' });
+  assert.equal(registrations().length, 1, 'queue() does not register again');
   await w.close();
 });
 
