@@ -12,7 +12,7 @@ from .config import Settings
 from .db import Database, Limits
 from .errors import error_middleware
 from .openapi import routes as openapi_routes
-from .routes import admin, events, health, hooks, run_actions, runs
+from .routes import admin, encryption, events, health, hooks, run_actions, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
 from .timeouts import body_deadline
@@ -45,6 +45,7 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     live.setup(app, database_url)  # stream listener: started on startup, stopped on cleanup
     app.router.add_routes(queue_routes.routes)
     app.router.add_routes(run_actions.routes)
+    app.router.add_routes(encryption.routes)  # run encryption: secrets (admin) and run keys
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
     metrics.setup(app)  # GET /metrics
     retention.setup(app)  # purge job (unless WF_RETENTION_INTERVAL_SECONDS=0): started on startup, stopped on shutdown

@@ -113,3 +113,13 @@ VERSION_STATUS = obj({"activeRuns": INT, "pendingHooks": INT, "pendingWaits": IN
                      ("activeRuns", "pendingHooks", "pendingWaits", "queuedMessages"))
 VERSION_EXPIRED = obj({"cancelledRuns": INT, "deadLetteredMessages": INT, "removedHandlers": INT},
                       ("cancelledRuns", "deadLetteredMessages", "removedHandlers"))
+
+# Run encryption
+ENCRYPTION_SECRET = obj({"appId": TEXT, "version": INT, "activatesAt": TIME, "createdAt": TIME},
+                        ("appId", "version", "activatesAt", "createdAt"),
+                        description="a secret version (the secret itself is never returned)")
+ENCRYPTION_SECRET_STATUS = obj({"appId": TEXT, "versions": {"type": "array", "items": obj(
+    {"version": INT, "activatesAt": TIME, "createdAt": TIME}, ("version", "activatesAt", "createdAt"))}},
+    ("appId", "versions"))
+ENCRYPTION_KEY = obj({"runId": TEXT, "key": {"type": "string", "contentEncoding": "base64"}, "keyVersion": INT},
+                     ("runId", "key", "keyVersion"), description="the run's 32-byte AES-256 key")

@@ -192,7 +192,7 @@ async def test_template_of_the_newest_completed_run(queue_client: QueueClient) -
         "steps": [
             {"stepName": "step//load", "order": 1},
             {"stepName": "step//fan-s2", "order": 2, "parallelGroup": 1},
-            {"stepName": "step//fan-s3", "order": 3, "parallelGroup": 1},
+            {"stepName": "step//fan-s3", "order": 2, "parallelGroup": 1},  # same order as s2 (template_order)
         ],
         "hasHooks": True,
         "hasWaits": False,

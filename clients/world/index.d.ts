@@ -41,6 +41,12 @@ export interface WorldOptions {
    * Default true.
    */
   runSnapshots?: boolean;
+  /**
+   * Implement getEncryptionKeyForRun: runs of an app that has an encryption secret (admin API
+   * POST /api/v1/apps/:appId/encryption-secret) are encrypted by the runtime with the key the service derives.
+   * Env: PGW_WORLD_ENCRYPTION=0 turns it off. Default true.
+   */
+  encryption?: boolean;
   /** Environment to read instead of process.env. */
   env?: Record<string, string | undefined>;
 }
@@ -50,6 +56,7 @@ export interface ResolvedConfig {
   readonly appId: string;
   readonly appBasePath: string;
   readonly deploymentId: string;
+  /** Where the service reaches this app, as known by now (resolved when first needed, then kept). */
   readonly appUrl?: string;
   /** Which setting gave appUrl: "appUrl option", "WORKFLOW_APP_URL", "PLT_WORLD_APP_URL", "WORKFLOW_LOCAL_BASE_URL" or "PORT". */
   readonly appUrlSource?: string;
@@ -61,6 +68,7 @@ export interface ResolvedConfig {
   readonly autoStart: boolean;
   readonly eventMessages: boolean;
   readonly runSnapshots: boolean;
+  readonly encryption: boolean;
 }
 
 export type PgWorkflowWorld = World &

@@ -6,6 +6,7 @@
 // environment; createWorld(options) takes the same settings explicitly.
 
 import { resolveConfig } from './lib/config.js';
+import { createEncryption } from './lib/encryption.js';
 import { createTransport } from './lib/http.js';
 import { createPrequeue } from './lib/prequeue.js';
 import { createRunSnapshots } from './lib/run-snapshots.js';
@@ -27,13 +28,31 @@ const WORKFLOW_HANDLER_PREFIX = /^__(?:[a-z][a-z0-9]*_)?wkf_workflow_$/;
 export function createWorld(options) {
   const config = resolveConfig(options);
   const transport = createTransport(config);
+  /** The app URL if it is known by now (never throws: an invalid PORT is reported where the URL is needed). */
+  const knownAppUrl = () => {
+    try {
+      return config.locate().appUrl;
+    } catch {
+      return undefined;
+    }
+  };
   // Without an app URL nothing is queued at all (queue() refuses), so nothing rides on events either.
-  const prequeue = createPrequeue({ deploymentId: config.deploymentId, enabled: Boolean(config.appUrl) && config.eventMessages });
+  const prequeue = createPrequeue({
+    deploymentId: config.deploymentId,
+    enabled: () => config.eventMessages && Boolean(knownAppUrl()),
+  });
   const snapshots = createRunSnapshots({ enabled: config.runSnapshots });
   const storage = createStorage(transport, config.appBasePath, prequeue, snapshots);
   const streamer = createStreamer(transport, config.appBasePath);
-  const queue = createQueue(transport, config, prequeue, snapshots);
   const registration = createRegistration(transport, { ...config, features: snapshots.features });
+  const queue = createQueue(
+    transport,
+    // The first queue call that finds the app URL registers this process if a registration was waiting for it.
+    { ...config, onLocated: config.autoStart ? registration.nudge : undefined },
+    prequeue,
+    snapshots
+  );
+  const encryption = config.encryption ? createEncryption(transport, config.appBasePath) : undefined;
   let closed = false;
 
   return {
@@ -43,6 +62,7 @@ export function createWorld(options) {
     ...streamer,
     getDeploymentId: queue.getDeploymentId,
     queue: queue.queue,
+    ...(encryption ? { getEncryptionKeyForRun: encryption.getEncryptionKeyForRun } : {}),
 
     createQueueHandler(prefix, handler) {
       // Frameworks that never call world.start() still get their endpoints
@@ -77,9 +97,17 @@ export function createWorld(options) {
       return closed;
     },
 
-    /** The effective configuration (read-only copy), handy for diagnostics. */
+    /** The effective configuration (read-only copy), handy for diagnostics; the app URL as known by now. */
     get config() {
-      return { ...config };
+      const { locate, ...rest } = config;
+      let where = {};
+      try {
+        where = locate();
+      } catch {
+        // an invalid PORT: reported where the URL is needed
+      }
+      const { appUrl, appUrlSource, podId } = /** @type {any} */ (where);
+      return { ...rest, appUrl, appUrlSource, podId };
     },
   };
 }

@@ -173,10 +173,10 @@ SELECT pg_temp.ev(:'t_run', 'run_completed', NULL, '{"output":1}');
 SELECT is(workflow.get_workflow_template('ra', 'workflow//./src/w//shape'),
           jsonb_build_object('steps', '[{"stepName":"step//prepare","order":1},
                                         {"stepName":"step//validate","order":2,"parallelGroup":1},
-                                        {"stepName":"step//price","order":3,"parallelGroup":1},
-                                        {"stepName":"step//ship","order":4}]'::jsonb,
+                                        {"stepName":"step//price","order":2,"parallelGroup":1},
+                                        {"stepName":"step//ship","order":3}]'::jsonb,
                              'hasHooks', false, 'hasWaits', true, 'sourceRunId', :'t_run'),
-          'template: steps in creation order, overlapping ones share a parallelGroup; hasWaits from the events');
+          'template: steps in creation order, overlapping ones share a parallelGroup and an order (change template_order); hasWaits from the events');
 SELECT pg_temp.new_run('workflow//./src/w//shape', 'dep2') AS run \gset t2_
 SELECT pg_temp.ev(:'t2_run', 'hook_created', 'hook_1', '{"token":"tok-template"}');
 SELECT pg_temp.ev(:'t2_run', 'step_created', 'a', '{"stepName":"step//a"}');
@@ -191,10 +191,10 @@ SELECT pg_temp.ev(:'t2_run', 'step_completed', x, '{"result":1}') FROM unnest(AR
 SELECT pg_temp.ev(:'t2_run', 'run_completed', NULL, '{"output":1}');
 SELECT is(workflow.get_workflow_template('ra', 'workflow//./src/w//shape'),
           jsonb_build_object('steps', '[{"stepName":"step//a","order":1,"parallelGroup":1},
-                                        {"stepName":"step//b","order":2,"parallelGroup":1},
-                                        {"stepName":"step//c","order":3,"parallelGroup":1},
-                                        {"stepName":"step//d","order":4,"parallelGroup":2},
-                                        {"stepName":"step//e","order":5,"parallelGroup":2}]'::jsonb,
+                                        {"stepName":"step//b","order":1,"parallelGroup":1},
+                                        {"stepName":"step//c","order":1,"parallelGroup":1},
+                                        {"stepName":"step//d","order":2,"parallelGroup":2},
+                                        {"stepName":"step//e","order":2,"parallelGroup":2}]'::jsonb,
                              'hasHooks', true, 'hasWaits', false, 'sourceRunId', :'t2_run'),
           'the newest completed run is the source; hooks seen in its events (disposed since)');
 SELECT is(workflow.get_workflow_template('ra', 'workflow//./src/w//shape', 'dep1') ->> 'sourceRunId', :'t_run',

@@ -8,6 +8,7 @@ Missing npm/node or a failing install/build fails the tests; nothing here skips.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -225,6 +226,14 @@ class E2EApp:
 @pytest.fixture(scope="session")
 def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
     """The e2e app served on a free port, its endpoints registered with pgw_server."""
+    with running_app(pgw_server, e2e_app_build) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def running_app(pgw_server: Service, e2e_app_build: Path, app_id: str = "default") -> Iterator[E2EApp]:
+    """The e2e app on a free port as app ``app_id`` of ``pgw_server`` (which must exist); stopped on exit.
+    A second app id gives a second tenant whose settings (e.g. an encryption secret) leave the shared app alone."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     deployment_id = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -235,7 +244,7 @@ def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
         "HOST": "127.0.0.1",
         "WORKFLOW_TARGET_WORLD": "pg-workflow-world",
         "WORKFLOW_SERVICE_URL": pgw_server.url,
-        "WORKFLOW_APP_ID": "default",
+        "WORKFLOW_APP_ID": app_id,
         "WORKFLOW_APP_URL": url,
         "WORKFLOW_DEPLOYMENT_ID": deployment_id,
         "NODE_NO_WARNINGS": "1",
@@ -248,7 +257,7 @@ def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
             ["node", "server.mjs"], cwd=e2e_app_build, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     app = E2EApp(url=url, service=pgw_server, deployment_id=deployment_id, process=process, log_path=log_path,
-                 env=env)
+                 env=env, app_id=app_id)
     try:
         deadline = time.monotonic() + 60
         while True:

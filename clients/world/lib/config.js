@@ -22,6 +22,8 @@ import { DEFAULT_SERVICE_ACCOUNT_DIR } from './auth.js';
  *   necessary (default true; env PGW_WORLD_EVENT_MESSAGES=0 turns it off, e.g. to measure its effect)
  * @property {boolean} [runSnapshots] take the run_started answer delivered with a workflow message instead of
  *   asking the service (default true; env PGW_WORLD_RUN_SNAPSHOTS=0 turns it off)
+ * @property {boolean} [encryption] implement getEncryptionKeyForRun: runs of an app with an encryption secret are
+ *   encrypted by the runtime (default true; env PGW_WORLD_ENCRYPTION=0 turns it off)
  * @property {NodeJS.ProcessEnv} [env] environment to read (default process.env)
  */
 
@@ -56,10 +58,12 @@ export function handlerEndpoints(appUrl) {
  * Where the service reaches this app, and which setting said so. Like
  * world-local and world-postgres, an app that only sets PORT is reached at
  * http://localhost:$PORT (WORKFLOW_LOCAL_BASE_URL, their override, is honoured
- * too), so switching from those Worlds needs no new variable.
+ * too), so switching from those Worlds needs no new variable. PORT=0 means the
+ * port is still being chosen (a server listening on port 0 sets PORT once it
+ * listens): not known yet, `pending` says why.
  * @param {WorldOptions} options
  * @param {NodeJS.ProcessEnv} env
- * @returns {{ appUrl?: string, appUrlSource?: string }}
+ * @returns {{ appUrl?: string, appUrlSource?: string, pending?: string }}
  */
 function resolveAppUrl(options, env) {
   const named = [
@@ -73,12 +77,36 @@ function resolveAppUrl(options, env) {
   }
   const port = env.PORT;
   if (port !== undefined && port !== '') {
+    if (port === '0') return { pending: 'PORT is 0 (the server has not set the port it listens on yet)' };
     if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
       throw new Error(`pg-workflow-world: invalid PORT ${JSON.stringify(port)} (used for the app URL http://localhost:$PORT)`);
     }
     return { appUrl: `http://localhost:${port}`, appUrlSource: 'PORT' };
   }
   return {};
+}
+
+/**
+ * This app's location, looked up when first needed (registration, the first
+ * queue call) rather than when the World is created: the runtime creates the
+ * World at import, possibly before the server knows its port. Once an app URL
+ * is found it is kept (with the podId made from it), so the registration and
+ * its removal always name the same pod.
+ * @param {WorldOptions} options
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {() => { appUrl?: string, appUrlSource?: string, podId?: string, pending?: string }}
+ */
+export function createLocator(options, env) {
+  /** @type {{ appUrl?: string, appUrlSource?: string, podId?: string } | undefined} */
+  let found;
+  return function locate() {
+    if (found) return found;
+    const where = resolveAppUrl(options, env);
+    const podId = firstSet(options.podId) ?? processPodId(firstSet(env.WORKFLOW_POD_ID), where.appUrl);
+    if (!where.appUrl) return { ...where, podId };
+    found = { appUrl: where.appUrl, appUrlSource: where.appUrlSource, podId };
+    return found;
+  };
 }
 
 /**
@@ -117,7 +145,6 @@ export function resolveConfig(options = {}) {
     throw new Error(`pg-workflow-world: service URL must be http(s), got ${parsed.protocol}`);
   }
   const appId = firstSet(options.appId, env.WORKFLOW_APP_ID, env.PLT_WORLD_APP_ID) ?? 'default';
-  const { appUrl, appUrlSource } = resolveAppUrl(options, env);
   const numberOption = (value, name, fallback) => {
     if (value === undefined) return fallback;
     const n = Number(value);
@@ -131,10 +158,11 @@ export function resolveConfig(options = {}) {
     appBasePath: `/api/v1/apps/${encodeURIComponent(appId)}`,
     deploymentId:
       firstSet(options.deploymentId, env.WORKFLOW_DEPLOYMENT_ID, env.PLT_WORLD_DEPLOYMENT_VERSION) ?? 'local',
-    appUrl,
-    /** Which setting gave appUrl (for messages); undefined when none did. */
-    appUrlSource,
-    podId: firstSet(options.podId) ?? processPodId(firstSet(env.WORKFLOW_POD_ID), appUrl),
+    /**
+     * Where the service reaches this app: { appUrl, appUrlSource (which setting gave it), podId, pending (why
+     * not known yet) }, looked up on each call until found, then fixed. Throws on an invalid PORT.
+     */
+    locate: createLocator(options, env),
     serviceAccountDir: firstSet(options.serviceAccountDir, env.K8S_SERVICE_ACCOUNT_DIR) ?? DEFAULT_SERVICE_ACCOUNT_DIR,
     requestTimeoutMs: numberOption(options.requestTimeoutMs, 'requestTimeoutMs', 60_000),
     maxSockets: numberOption(options.maxSockets, 'maxSockets', 64),
@@ -145,5 +173,6 @@ export function resolveConfig(options = {}) {
     autoStart: options.autoStart ?? true,
     eventMessages: options.eventMessages ?? env.PGW_WORLD_EVENT_MESSAGES !== '0',
     runSnapshots: options.runSnapshots ?? env.PGW_WORLD_RUN_SNAPSHOTS !== '0',
+    encryption: options.encryption ?? env.PGW_WORLD_ENCRYPTION !== '0',
   };
 }

@@ -56,7 +56,7 @@ function keyOf(queueName, message) {
 }
 
 /**
- * @param {{ deploymentId: string, enabled: boolean }} options
+ * @param {{ deploymentId: string, enabled: boolean | (() => boolean) }} options  (a function: asked per delivery)
  */
 export function createPrequeue({ deploymentId, enabled }) {
   return {
@@ -66,7 +66,7 @@ export function createPrequeue({ deploymentId, enabled }) {
      * @param {string} queueName @param {any} message @param {() => T} fn
      */
     runDelivery(queueName, message, fn) {
-      if (!enabled) return fn();
+      if (!(typeof enabled === 'function' ? enabled() : enabled)) return fn();
       // pending: key → the message queued with an event in this delivery
       return delivery.run({ queueName, message, startedAt: undefined, pending: new Map() }, fn);
     },

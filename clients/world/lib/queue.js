@@ -15,10 +15,12 @@ import { trace, traceNow, tracing } from './trace.js';
  * lives: it would wait for a registration that never comes. Not retryable
  * (code NO_APP_URL), so start() and the runtime report it at once.
  * @param {string} queueName
+ * @param {string} [pending]  why the URL is not known yet
  */
-export function noAppUrlError(queueName) {
+export function noAppUrlError(queueName, pending) {
   return new WorkflowWorldError(
-    `pg-workflow-world: cannot queue ${queueName}: pg-workflow does not know where to deliver it. ` +
+    `pg-workflow-world: cannot queue ${queueName}: pg-workflow does not know where to deliver it` +
+      `${pending ? ` (${pending})` : ''}. ` +
       'Set WORKFLOW_APP_URL to the URL at which the service reaches this app (or PORT, for http://localhost:$PORT), ' +
       'in the app and in every process that starts workflows.',
     { code: 'NO_APP_URL' }
@@ -27,11 +29,12 @@ export function noAppUrlError(queueName) {
 
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
- * @param {{ appBasePath: string, deploymentId: string, appUrl?: string }} config
+ * @param {{ appBasePath: string, deploymentId: string, locate: ReturnType<typeof import('./config.js').createLocator>,
+ *   onLocated?: () => void }} config
  * @param {ReturnType<typeof import('./prequeue.js').createPrequeue>} [prequeue]  messages sent with their events
  * @param {ReturnType<typeof import('./run-snapshots.js').createRunSnapshots>} [snapshots]  run_started answers delivered with messages
  */
-export function createQueue(transport, { appBasePath, deploymentId, appUrl }, prequeue, snapshots) {
+export function createQueue(transport, { appBasePath, deploymentId, locate, onLocated }, prequeue, snapshots) {
   /** @type {ReturnType<typeof createLocalWorld> | undefined} */
   let localWorld;
 
@@ -46,7 +49,10 @@ export function createQueue(transport, { appBasePath, deploymentId, appUrl }, pr
      * @param {{ deploymentId?: string, idempotencyKey?: string, delaySeconds?: number, headers?: Record<string,string>, specVersion?: number }} [opts]
      */
     async queue(queueName, message, opts) {
-      if (!appUrl) throw noAppUrlError(queueName);
+      // The app URL is looked up now, not when the World was made (the server may have set PORT since).
+      const where = locate();
+      if (!where.appUrl) throw noAppUrlError(queueName, where.pending);
+      onLocated?.();
       // Already queued with the event that made it necessary, in the same transaction.
       const queuedWithEvent = prequeue?.take(queueName, message, opts);
       if (queuedWithEvent) return { messageId: queuedWithEvent };

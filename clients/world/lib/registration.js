@@ -12,74 +12,115 @@ const RETRY_MAX_MS = 30_000;
 
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
- * @param {{ appBasePath: string, appUrl?: string, podId?: string, deploymentId: string, features?: string[] }} config
+ * @param {{ appBasePath: string, locate: ReturnType<typeof import('./config.js').createLocator>,
+ *   deploymentId: string, features?: string[] }} config
  */
-export function createRegistration(transport, { appBasePath, appUrl, podId, deploymentId, features }) {
+export function createRegistration(transport, { appBasePath, locate, deploymentId, features }) {
   /** @type {Promise<void> | undefined} */
   let registering;
   let registered = false;
+  /** The podId this process registered under (the one close() removes). */
+  let registeredPodId;
   let warned = false;
   let stopped = false;
+  /** This process serves deliveries (its workflow handler was built, or start() was called). */
+  let wanted = false;
   /** @type {NodeJS.Timeout | undefined} */
   let retryTimer;
 
-  async function register() {
+  /** @param {{ appUrl: string, podId?: string }} where */
+  async function register({ appUrl, podId }) {
     await transport.request('POST', `${appBasePath}/handlers`, {
       body: {
         podId,
         deploymentVersion: deploymentId,
-        endpoints: handlerEndpoints(/** @type {string} */ (appUrl)),
+        endpoints: handlerEndpoints(appUrl),
         ...(features?.length ? { features } : {}),
       },
       idempotent: true,
     });
     registered = true;
+    registeredPodId = podId;
   }
 
   /** Register once; concurrent and repeated calls share the attempt. A failure can be retried. */
   function ensureRegistered() {
-    if (!appUrl) {
+    wanted = true;
+    const where = locate(); // an invalid PORT throws here, to the caller of start()
+    if (!where.appUrl) {
       if (!warned) {
         warned = true;
         console.warn(
-          '[pg-workflow-world] no app URL configured (WORKFLOW_APP_URL, or PORT for http://localhost:$PORT); ' +
-            'not registering handlers — queueing a message will fail until one is set'
+          `[pg-workflow-world] no app URL ${where.pending ? `yet: ${where.pending}` : 'configured'} ` +
+            '(WORKFLOW_APP_URL, or PORT for http://localhost:$PORT); not registering handlers — ' +
+            'queueing a message will fail until one is set'
         );
       }
+      // PORT=0: the server is about to listen; register once it set the port.
+      if (where.pending && !retryTimer && !stopped) retryLater(RETRY_MIN_MS);
       return Promise.resolve();
     }
-    registering ??= register().catch((err) => {
+    registering ??= register(/** @type {{ appUrl: string, podId?: string }} */ (where)).catch((err) => {
       registering = undefined;
       throw err;
     });
     return registering;
   }
 
+  /** @param {number} delayMs */
+  function retryLater(delayMs) {
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      registerInBackground(Math.min(delayMs * 2, RETRY_MAX_MS));
+    }, delayMs);
+    retryTimer.unref();
+  }
+
   /**
    * Register without making the caller wait or fail: used when the runtime
    * loads its handlers, where nobody could handle the error. Retries with
-   * capped backoff until it succeeds (the service may start after the app).
+   * capped backoff until it succeeds (the service may start after the app,
+   * the server may not know its port yet).
    */
   function registerInBackground(delayMs = RETRY_MIN_MS) {
-    if (!appUrl || registered || retryTimer || stopped) return;
+    wanted = true;
+    if (registered || retryTimer || stopped) return;
+    let where;
+    try {
+      where = locate();
+    } catch (err) {
+      console.error('[pg-workflow-world] not registering handlers:', /** @type {Error} */ (err).message);
+      return;
+    }
+    if (!where.appUrl) {
+      if (where.pending) retryLater(delayMs); // PORT=0: look again once the server listens
+      return;
+    }
     ensureRegistered().catch((err) => {
       if (stopped || retryTimer) return; // another caller already scheduled the retry
       console.error(
         `[pg-workflow-world] handler registration failed (retrying in ${delayMs / 1000}s):`,
         err?.message ?? err
       );
-      retryTimer = setTimeout(() => {
-        retryTimer = undefined;
-        registerInBackground(Math.min(delayMs * 2, RETRY_MAX_MS));
-      }, delayMs);
-      retryTimer.unref();
+      retryLater(delayMs);
     });
   }
 
   return {
-    configured: Boolean(appUrl),
     ensureRegistered,
     registerInBackground,
+
+    /**
+     * Register now if this process serves deliveries and its registration was
+     * only waiting (e.g. for the app URL, which the first queue call found).
+     * A process that only starts runs (a script, a CLI) never registers.
+     */
+    nudge() {
+      if (!wanted || registered || stopped || registering) return;
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+      registerInBackground();
+    },
 
     async unregister() {
       stopped = true;
@@ -88,7 +129,7 @@ export function createRegistration(transport, { appBasePath, appUrl, podId, depl
       if (!registered) return;
       registered = false;
       registering = undefined;
-      await transport.request('DELETE', `${appBasePath}/handlers/${encodeURIComponent(/** @type {string} */ (podId))}`);
+      await transport.request('DELETE', `${appBasePath}/handlers/${encodeURIComponent(String(registeredPodId))}`);
     },
   };
 }

@@ -35,7 +35,7 @@ const waitFor = async (predicate, ms = 3000) => {
 test('app URL: WORKFLOW_APP_URL, then the platformatic name, then world-local/postgres conventions', () => {
   const base = { WORKFLOW_SERVICE_URL: 'http://127.0.0.1:1' };
   const appUrl = (env) => {
-    const c = resolveConfig({ env: { ...base, ...env } });
+    const c = resolveConfig({ env: { ...base, ...env } }).locate();
     return [c.appUrl, c.appUrlSource];
   };
   const all = {
@@ -49,10 +49,21 @@ test('app URL: WORKFLOW_APP_URL, then the platformatic name, then world-local/po
   assert.deepEqual(appUrl({ WORKFLOW_LOCAL_BASE_URL: 'http://c:3', PORT: '4000' }), ['http://c:3', 'WORKFLOW_LOCAL_BASE_URL']);
   assert.deepEqual(appUrl({ PORT: '4000' }), ['http://localhost:4000', 'PORT']);
   assert.deepEqual(appUrl({}), [undefined, undefined]);
-  assert.equal(resolveConfig({ appUrl: 'http://x:5', env: { ...base, WORKFLOW_APP_URL: 'http://a:1' } }).appUrl, 'http://x:5');
-  for (const port of ['0', 'abc', '70000', '-1']) {
-    assert.throws(() => resolveConfig({ env: { ...base, PORT: port } }), /invalid PORT/, port);
+  assert.equal(resolveConfig({ appUrl: 'http://x:5', env: { ...base, WORKFLOW_APP_URL: 'http://a:1' } }).locate().appUrl,
+    'http://x:5');
+  // Resolved when first needed: an invalid PORT fails there, not when the World is configured.
+  for (const port of ['abc', '70000', '-1']) {
+    const c = resolveConfig({ env: { ...base, PORT: port } });
+    assert.throws(() => c.locate(), /invalid PORT/, port);
   }
+  // PORT=0: the server has not chosen its port yet; not known, and not an error.
+  const env = { ...base, PORT: '0' };
+  const c = resolveConfig({ env });
+  assert.deepEqual([c.locate().appUrl, /PORT is 0/.test(c.locate().pending)], [undefined, true]);
+  env.PORT = '4100';
+  assert.equal(c.locate().appUrl, 'http://localhost:4100', 'looked up again until found');
+  env.PORT = '4200';
+  assert.equal(c.locate().appUrl, 'http://localhost:4100', 'then kept');
 });
 
 test('podId: one per process, stable for a process, explicit option used as given', async () => {
@@ -61,17 +72,17 @@ test('podId: one per process, stable for a process, explicit option used as give
   assert.equal(processPodId(undefined, undefined, 7), undefined);
   assert.match(processPodId(undefined, 'http://app:3000', 7), /^[^/]+-[0-9a-f]{10}-7$/);
   const env = { WORKFLOW_SERVICE_URL: srv.url, WORKFLOW_APP_URL: 'http://127.0.0.1:3000' };
-  const mine = resolveConfig({ env }).podId;
-  assert.equal(resolveConfig({ env }).podId, mine, 'the same in one process');
+  const mine = resolveConfig({ env }).locate().podId;
+  assert.equal(resolveConfig({ env }).locate().podId, mine, 'the same in one process');
   assert.ok(mine.endsWith(`-${process.pid}`));
-  assert.equal(resolveConfig({ env: { ...env, WORKFLOW_POD_ID: 'web-1' } }).podId, `web-1-${process.pid}`);
-  assert.equal(resolveConfig({ env, podId: 'exact' }).podId, 'exact');
+  assert.equal(resolveConfig({ env: { ...env, WORKFLOW_POD_ID: 'web-1' } }).locate().podId, `web-1-${process.pid}`);
+  assert.equal(resolveConfig({ env, podId: 'exact' }).locate().podId, 'exact');
   // A child process with the same environment has its own identity.
   const { stdout } = await run(process.execPath, [
     '--input-type=module',
     '-e',
     `import { resolveConfig } from ${JSON.stringify(new URL('../lib/config.js', import.meta.url).href)};
-     process.stdout.write(resolveConfig().podId);`,
+     process.stdout.write(resolveConfig().locate().podId);`,
   ], { env: { ...process.env, ...env, WORKFLOW_POD_ID: '' } });
   assert.match(stdout, /-\d+$/);
   assert.notEqual(stdout, mine);
