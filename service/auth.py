@@ -28,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from . import keys
-from .config import SINGLE_TENANT, Settings
+from .config import SINGLE_TENANT, ConfigError, Settings
 from .errors import ApiError
 from .token_review import ReviewCache, TokenReviewer
 
@@ -110,18 +110,18 @@ class KubernetesTenants:
 
     mode = "multi-tenant"
 
-    def __init__(self, reviews: ReviewCache, admin_service_account: str | None, audience: str) -> None:
+    def __init__(self, reviews: ReviewCache, admin_service_account: str | None, audiences: tuple[str, ...]) -> None:
         self._reviews = reviews
         self._admin = admin_service_account
-        self._audience = audience
+        self._audiences = audiences
 
     async def identify(self, request: web.Request) -> Caller:
         username = await self._reviews.username(bearer_token(request))
         if username is None:
             raise ApiError(401, "WF_UNAUTHENTICATED",
-                           f"the bearer token was not accepted by the Kubernetes API for audience {self._audience!r} "
-                           "(send a projected service-account token issued for that audience)",
-                           {"audience": self._audience})
+                           "the bearer token was not accepted by the Kubernetes API for audience "
+                           f"{' or '.join(self._audiences)} (send a projected service-account token issued for it)",
+                           {"audiences": list(self._audiences)})
         principal = principal_of(username)
         if principal is None:
             raise ApiError(403, "WF_FORBIDDEN", "only Kubernetes service accounts may call pg-workflow",
@@ -155,10 +155,12 @@ def authenticator_for(settings: Settings) -> Authenticator:
     if tenancy.mode == SINGLE_TENANT:
         log.info("single-tenant mode (%s): requests are not authenticated", tenancy.reason)
         return SingleTenant()
+    if not settings.token_audiences:
+        raise ConfigError("WF_TOKEN_AUDIENCE names no audience")
     reviewer = TokenReviewer(settings.k8s_api_server, settings.k8s_service_account_dir, settings.k8s_review_timeout,
-                             settings.token_audience)
+                             settings.token_audiences)
     reviews = ReviewCache(reviewer.review, settings.auth_cache_seconds, settings.auth_cache_entries, reviewer.close)
-    log.info("multi-tenant mode (%s): bearer tokens for audience %r checked by TokenReview at %s; "
-             "admin service account %s", tenancy.reason, settings.token_audience, settings.k8s_api_server,
-             settings.k8s_admin_service_account or "(none)")
-    return KubernetesTenants(reviews, settings.k8s_admin_service_account, settings.token_audience)
+    log.info("multi-tenant mode (%s): bearer tokens for audience %s checked by TokenReview at %s; "
+             "admin service account %s", tenancy.reason, " or ".join(settings.token_audiences),
+             settings.k8s_api_server, settings.k8s_admin_service_account or "(none)")
+    return KubernetesTenants(reviews, settings.k8s_admin_service_account, settings.token_audiences)

@@ -161,9 +161,11 @@ OPTIONS: tuple[Option, ...] = (
            "single-tenant (no authentication), multi-tenant (TokenReview) or auto: multi-tenant when the token file "
            "exists, else single-tenant — except in Kubernetes, where auto without a token refuses to start",
            choices=("auto", "single-tenant", "multi-tenant")),
-    Option("WF_TOKEN_AUDIENCE", "token_audience", "str", "pg-workflow",
+    Option("WF_TOKEN_AUDIENCE", "token_audiences", "list", ("pg-workflow",),
            "callers' tokens must be issued for this audience (TokenReview spec.audiences, checked in its "
-           "status.audiences); clients project such a token (README, Multi-tenant mode)"),
+           "status.audiences); clients project such a token (README, Multi-tenant mode). Several (comma "
+           "separated) accept a token for any of them, e.g. while apps move to projected tokens",
+           default_text="pg-workflow"),
     Option("KUBERNETES_SERVICE_HOST", "kubernetes_service_host", "str", None,
            "set by Kubernetes in every pod; read only to tell that the service runs in Kubernetes (WF_MODE=auto)"),
     Option("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS", "k8s_review_timeout", "float", 5.0,
@@ -276,7 +278,7 @@ class Settings:
     k8s_admin_service_account: str | None = _default("K8S_ADMIN_SERVICE_ACCOUNT")
     k8s_service_account_dir: Path = _default("K8S_SERVICE_ACCOUNT_DIR")  # noqa: RUF009 (Paths are immutable)
     mode: str = _default("WF_MODE")
-    token_audience: str = _default("WF_TOKEN_AUDIENCE")
+    token_audiences: tuple[str, ...] = _default("WF_TOKEN_AUDIENCE")
     kubernetes_service_host: str | None = _default("KUBERNETES_SERVICE_HOST")
     k8s_review_timeout: float = _default("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS")
     auth_cache_seconds: float = _default("WF_AUTH_CACHE_SECONDS")

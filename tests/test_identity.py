@@ -60,7 +60,7 @@ async def test_only_tokens_for_the_service_audience_are_accepted(cluster: Cluste
         for _ in range(2):
             status, body, _ = await call(http, "GET", url, token)
             assert (status, body["code"]) == (401, "WF_UNAUTHENTICATED"), audiences
-            assert body["meta"] == {"audience": SERVICE_AUDIENCE} and SERVICE_AUDIENCE in body["message"]
+            assert body["meta"] == {"audiences": [SERVICE_AUDIENCE]} and SERVICE_AUDIENCE in body["message"]
         assert cluster.fake.review_count(token) == 2, "a refused token is never cached"
 
 
@@ -81,13 +81,30 @@ async def test_the_audience_is_configurable(start_service: Callable[..., Service
                                             tmp_path: Path, http: aiohttp.ClientSession) -> None:
     fake_k8s.write_service_account(tmp_path)
     service = start_service(**multi_tenant_env(fake_k8s, tmp_path, WF_TOKEN_AUDIENCE="workflows.example"))
-    assert "audience 'workflows.example'" in service.log_tail(100_000)
+    assert "audience workflows.example checked" in service.log_tail(100_000)
     url = f"{service.url}/api/v1/apps/default/runs"
     admin_token = minted(fake_k8s, ["workflows.example"], "system:serviceaccount:pgw-system:admin")
     assert (await call(http, "GET", url, admin_token))[0] == 200
     assert fake_k8s.requested_audiences[-1] == ["workflows.example"]
     default_audience = minted(fake_k8s, [SERVICE_AUDIENCE], "system:serviceaccount:pgw-system:admin")
     assert (await call(http, "GET", url, default_audience))[0] == 401
+
+
+async def test_several_audiences_accept_a_token_for_any_of_them(
+        start_service: Callable[..., Service], fake_k8s: FakeKubernetes, tmp_path: Path,
+        http: aiohttp.ClientSession) -> None:
+    """The migration path: the API server's audience next to ours while apps move to projected tokens."""
+    fake_k8s.write_service_account(tmp_path)
+    service = start_service(**multi_tenant_env(fake_k8s, tmp_path,
+                                               WF_TOKEN_AUDIENCE=f"{SERVICE_AUDIENCE}, {API_SERVER_AUDIENCE}"))
+    url = f"{service.url}/api/v1/apps/default/runs"
+    for audiences in ([SERVICE_AUDIENCE], [API_SERVER_AUDIENCE]):
+        token = minted(fake_k8s, audiences, "system:serviceaccount:pgw-system:admin")
+        assert (await call(http, "GET", url, token))[0] == 200, audiences
+    assert fake_k8s.requested_audiences[-1] == [SERVICE_AUDIENCE, API_SERVER_AUDIENCE]
+    other = minted(fake_k8s, ["vault"], "system:serviceaccount:pgw-system:admin")
+    status, body, _ = await call(http, "GET", url, other)
+    assert status == 401 and body["meta"] == {"audiences": [SERVICE_AUDIENCE, API_SERVER_AUDIENCE]}
 
 
 # -- the tenancy mode: decision table ---------------------------------------------------------------------------
