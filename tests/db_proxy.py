@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -83,9 +85,10 @@ class DatabaseProxy:
             writer.transport.abort()
             self._writers.discard(writer)
 
-    def _run(self, action: asyncio.Future[None] | object) -> None:
+    def _run(self, action: Coroutine[Any, Any, None]) -> None:
+        """Runs ``action`` on the proxy's loop and waits for it."""
         assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(action, self._loop).result(10)  # type: ignore[arg-type]
+        asyncio.run_coroutine_threadsafe(action, self._loop).result(10)
 
     def go_silent(self) -> None:
         """Keep accepting and keep every connection open, but forward nothing in either direction."""
