@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = Settings.from_env(database_url=args.database_url, host=args.host, port=args.port,
                                      data_dir=args.data_dir)
+        settings.tenancy()  # a mode that contradicts the environment stops us before anything starts
     except ConfigError as exc:
         print(f"pg-workflow: invalid configuration: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -1,11 +1,15 @@
 """Who is calling, and may they call this route (SPEC sections 8 and 14).
 
-Single-tenant mode (no service-account token file): no authentication; every
-caller acts for any app with the service's full rights.
+The mode is WF_MODE's, or with WF_MODE=auto the token file's (config.Settings.tenancy,
+which refuses a mode that contradicts the environment).
+
+Single-tenant mode: no authentication; every caller acts for any app with the
+service's full rights.
 
 Multi-tenant mode: every request except the public probes carries
-``Authorization: Bearer <Kubernetes service-account token>``, checked with the
-TokenReview API (service/token_review.py). The service account
+``Authorization: Bearer <Kubernetes service-account token>`` issued for the
+service's audience (WF_TOKEN_AUDIENCE), checked with the TokenReview API
+(service/token_review.py). The service account
 ``system:serviceaccount:<ns>:<name>`` becomes the principal ``ns:name``. Which
 apps a principal may act for is decided by PostgreSQL in the request's own
 statement (workflow.request_context refuses an unbound app with 403), so the
@@ -24,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from . import keys
-from .config import Settings
+from .config import SINGLE_TENANT, ConfigError, Settings
 from .errors import ApiError
 from .token_review import ReviewCache, TokenReviewer
 
@@ -106,14 +110,18 @@ class KubernetesTenants:
 
     mode = "multi-tenant"
 
-    def __init__(self, reviews: ReviewCache, admin_service_account: str | None) -> None:
+    def __init__(self, reviews: ReviewCache, admin_service_account: str | None, audiences: tuple[str, ...]) -> None:
         self._reviews = reviews
         self._admin = admin_service_account
+        self._audiences = audiences
 
     async def identify(self, request: web.Request) -> Caller:
         username = await self._reviews.username(bearer_token(request))
         if username is None:
-            raise ApiError(401, "WF_UNAUTHENTICATED", "the bearer token was not accepted by the Kubernetes API")
+            raise ApiError(401, "WF_UNAUTHENTICATED",
+                           "the bearer token was not accepted by the Kubernetes API for audience "
+                           f"{' or '.join(self._audiences)} (send a projected service-account token issued for it)",
+                           {"audiences": list(self._audiences)})
         principal = principal_of(username)
         if principal is None:
             raise ApiError(403, "WF_FORBIDDEN", "only Kubernetes service accounts may call pg-workflow",
@@ -141,13 +149,18 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
 
 
 def authenticator_for(settings: Settings) -> Authenticator:
-    """The mode follows the token file: Kubernetes mounts one into every pod that may review tokens."""
-    if not settings.multi_tenant:
-        log.info("single-tenant mode: no service-account token in %s, requests are not authenticated",
-                 settings.k8s_service_account_dir)
+    """The authenticator of the mode ``Settings.tenancy`` settles on (ConfigError when it contradicts the
+    environment); the start-up log says which mode and why."""
+    tenancy = settings.tenancy()
+    if tenancy.mode == SINGLE_TENANT:
+        log.info("single-tenant mode (%s): requests are not authenticated", tenancy.reason)
         return SingleTenant()
-    reviewer = TokenReviewer(settings.k8s_api_server, settings.k8s_service_account_dir, settings.k8s_review_timeout)
+    if not settings.token_audiences:
+        raise ConfigError("WF_TOKEN_AUDIENCE names no audience")
+    reviewer = TokenReviewer(settings.k8s_api_server, settings.k8s_service_account_dir, settings.k8s_review_timeout,
+                             settings.token_audiences)
     reviews = ReviewCache(reviewer.review, settings.auth_cache_seconds, settings.auth_cache_entries, reviewer.close)
-    log.info("multi-tenant mode: bearer tokens checked by TokenReview at %s; admin service account %s",
+    log.info("multi-tenant mode (%s): bearer tokens for audience %s checked by TokenReview at %s; "
+             "admin service account %s", tenancy.reason, " or ".join(settings.token_audiences),
              settings.k8s_api_server, settings.k8s_admin_service_account or "(none)")
-    return KubernetesTenants(reviews, settings.k8s_admin_service_account)
+    return KubernetesTenants(reviews, settings.k8s_admin_service_account, settings.token_audiences)

@@ -155,8 +155,19 @@ OPTIONS: tuple[Option, ...] = (
            "namespace:name of the service account that may call the admin API and act for every app"),
     Option("K8S_SERVICE_ACCOUNT_DIR", "k8s_service_account_dir", "path",
            Path("/var/run/secrets/kubernetes.io/serviceaccount"),
-           "a token file there means multi-tenant mode; it signs the TokenReviews (re-read for each one) and ca.crt "
-           "there verifies the API server"),
+           "the service's own token there signs the TokenReviews (re-read for each one; with WF_MODE=auto its "
+           "presence means multi-tenant mode) and ca.crt there verifies the API server"),
+    Option("WF_MODE", "mode", "str", "auto",
+           "single-tenant (no authentication), multi-tenant (TokenReview) or auto: multi-tenant when the token file "
+           "exists, else single-tenant — except in Kubernetes, where auto without a token refuses to start",
+           choices=("auto", "single-tenant", "multi-tenant")),
+    Option("WF_TOKEN_AUDIENCE", "token_audiences", "list", ("pg-workflow",),
+           "callers' tokens must be issued for this audience (TokenReview spec.audiences, checked in its "
+           "status.audiences); clients project such a token (README, Multi-tenant mode). Several (comma "
+           "separated) accept a token for any of them, e.g. while apps move to projected tokens",
+           default_text="pg-workflow"),
+    Option("KUBERNETES_SERVICE_HOST", "kubernetes_service_host", "str", None,
+           "set by Kubernetes in every pod; read only to tell that the service runs in Kubernetes (WF_MODE=auto)"),
     Option("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS", "k8s_review_timeout", "float", 5.0,
            "a TokenReview not answered in time is a 503", positive=True),
     Option("WF_AUTH_CACHE_SECONDS", "auth_cache_seconds", "float", 300.0,
@@ -266,6 +277,9 @@ class Settings:
     k8s_api_server: str = _default("K8S_API_SERVER")
     k8s_admin_service_account: str | None = _default("K8S_ADMIN_SERVICE_ACCOUNT")
     k8s_service_account_dir: Path = _default("K8S_SERVICE_ACCOUNT_DIR")  # noqa: RUF009 (Paths are immutable)
+    mode: str = _default("WF_MODE")
+    token_audiences: tuple[str, ...] = _default("WF_TOKEN_AUDIENCE")
+    kubernetes_service_host: str | None = _default("KUBERNETES_SERVICE_HOST")
     k8s_review_timeout: float = _default("K8S_TOKEN_REVIEW_TIMEOUT_SECONDS")
     auth_cache_seconds: float = _default("WF_AUTH_CACHE_SECONDS")
     auth_cache_entries: int = _default("WF_AUTH_CACHE_ENTRIES")
@@ -286,8 +300,53 @@ class Settings:
 
     @property
     def multi_tenant(self) -> bool:
-        """A service-account token file means we run in Kubernetes with many tenants."""
-        return (self.k8s_service_account_dir / "token").exists()
+        """Whether requests are authenticated (the mode ``tenancy`` settles on)."""
+        return self.tenancy().mode == MULTI_TENANT
+
+    def tenancy(self) -> Tenancy:
+        """The mode this service runs in and why, or ConfigError when WF_MODE contradicts the environment.
+
+        The danger is a multi-tenant deployment that silently runs open: a
+        missing token mount must not give an unauthenticated service with open
+        admin routes. So without a token, Kubernetes (KUBERNETES_SERVICE_HOST,
+        set in every pod) runs single-tenant only when WF_MODE says so by name.
+        """
+        token = self.k8s_service_account_dir / "token"
+        has_token = token.exists()
+        if self.mode == SINGLE_TENANT:
+            why = "WF_MODE=single-tenant"
+            if has_token:
+                why += f" (the service-account token in {token} is not used: requests are not authenticated)"
+            return Tenancy(SINGLE_TENANT, why)
+        if self.mode == MULTI_TENANT:
+            if not has_token:
+                raise ConfigError(
+                    f"WF_MODE=multi-tenant but there is no service-account token at {token} "
+                    "(K8S_SERVICE_ACCOUNT_DIR): mount the pod's token (automountServiceAccountToken: true), "
+                    "or set WF_MODE=single-tenant to run without authentication")
+            return Tenancy(MULTI_TENANT, f"WF_MODE=multi-tenant, service-account token at {token}")
+        if has_token:
+            return Tenancy(MULTI_TENANT, f"WF_MODE=auto and a service-account token at {token}")
+        if self.kubernetes_service_host:
+            raise ConfigError(
+                f"running in Kubernetes (KUBERNETES_SERVICE_HOST is set) with no service-account token at {token} "
+                "(K8S_SERVICE_ACCOUNT_DIR) and WF_MODE=auto: refusing to start without authentication. Mount the "
+                "token for multi-tenant mode (WF_MODE=multi-tenant), or set WF_MODE=single-tenant to run "
+                "unauthenticated on purpose")
+        return Tenancy(SINGLE_TENANT, f"WF_MODE=auto, no service-account token at {token} and not in Kubernetes "
+                                      "(KUBERNETES_SERVICE_HOST unset)")
+
+
+SINGLE_TENANT = "single-tenant"
+MULTI_TENANT = "multi-tenant"
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """The mode the service runs in (single-tenant | multi-tenant) and the settings that decided it."""
+
+    mode: str
+    reason: str
 
 
 _DAY = 86400.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import select
 import time
@@ -34,8 +35,13 @@ _KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
 # then connects at once instead of waiting out an ever longer backoff, so the
 # service is back within moments of PostgreSQL.
 _RECONNECT_GIVE_UP_SECONDS = 5.0
-# Readiness probes have short timeouts of their own: answer "not ready" before them.
-_READINESS_WAIT_SECONDS = 2.0
+# /ready answers within this, whatever the database does (Kubernetes probes
+# give up after 1 s by default): a check still running then is reported as
+# "not ready" and keeps running in the background, where the next /ready finds it.
+READINESS_BUDGET_SECONDS = 0.5
+# The part of it a check may wait for a pooled connection (a closed port or a
+# server that never answers leaves the pool empty).
+_READINESS_POOL_WAIT_SECONDS = 0.4
 
 
 @dataclass(frozen=True)
@@ -122,12 +128,16 @@ class Database:
         )
         self._tenant_health.pool = self.pool
         self._admin_health.pool = self.admin_pool
+        self._readiness_check: asyncio.Future[tuple[bool, str | None]] | None = None
+        self._readiness_started = 0.0
 
     async def open(self) -> None:
         await self.admin_pool.open(wait=True, timeout=30)
         await self.pool.open(wait=True, timeout=30)
 
     async def close(self) -> None:
+        if self._readiness_check is not None:
+            self._readiness_check.cancel()  # not awaited: it may be stuck on a server that never answers
         await self.pool.close()
         await self.admin_pool.close()
 
@@ -168,9 +178,29 @@ class Database:
         return await self.call(name, params, app_id=None)
 
     async def readiness(self) -> tuple[bool, str | None]:
-        """(ready, reason): the database answers and the schema is deployed, found out within moments."""
+        """(ready, reason): the database answers and the schema is deployed, within READINESS_BUDGET_SECONDS.
+
+        One check at a time: concurrent probes share it, and a check that
+        outlives the budget (a server that accepts connections but never
+        answers, so neither connect_timeout nor statement_timeout helps) is
+        not cancelled — psycopg would wait for the server to acknowledge the
+        cancel — but left to finish in the background, holding at most one
+        connection, while every /ready in the meantime answers "not ready" in time.
+        """
+        check = self._readiness_check
+        if check is None or check.done():
+            check = self._readiness_check = asyncio.ensure_future(self._check_readiness())
+            check.add_done_callback(_retrieve)
+            self._readiness_started = time.monotonic()
         try:
-            async with _Lend(self.admin_pool, self._admin_health, _READINESS_WAIT_SECONDS) as conn:
+            return await asyncio.wait_for(asyncio.shield(check), READINESS_BUDGET_SECONDS)
+        except TimeoutError:
+            waited = time.monotonic() - self._readiness_started
+            return False, f"the database has not answered a readiness check for {waited:.1f} s"
+
+    async def _check_readiness(self) -> tuple[bool, str | None]:
+        try:
+            async with _Lend(self.admin_pool, self._admin_health, _READINESS_POOL_WAIT_SECONDS) as conn:
                 deployed = (await (await conn.execute(QUERIES["schema_ready"])).fetchone() or (False,))[0]
             if not deployed:
                 return False, "schema not deployed (workflow.create_event is missing)"
@@ -217,6 +247,12 @@ class _Lend:
     async def __aexit__(self, *exc: object) -> None:
         if self._conn is not None:
             await self._pool.putconn(self._conn)
+
+
+def _retrieve(done: asyncio.Future[Any]) -> None:
+    """Marks a background future's failure as seen (no "exception was never retrieved" at exit)."""
+    if not done.cancelled():
+        done.exception()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -1,5 +1,9 @@
 """Kubernetes TokenReview: is this bearer token a live service-account token?
 
+Each review asks for the service's audience (WF_TOKEN_AUDIENCE) and a token
+counts only when the answer's ``status.audiences`` names it (or one of them): a token issued
+for another service (or the API server itself) is not accepted here.
+
 Reviews go to the API server through kubernetes-asyncio, authenticated with
 the service's own projected token, which is re-read from disk for every
 review (the kubelet rotates it; no restart needed). Successful reviews are
@@ -43,8 +47,10 @@ def unavailable(reason: str) -> ApiError:
 class TokenReviewer:
     """One TokenReview per call; returns the username when the token is authenticated, else None."""
 
-    def __init__(self, api_server: str, service_account_dir: Path, timeout_seconds: float) -> None:
+    def __init__(self, api_server: str, service_account_dir: Path, timeout_seconds: float,
+                 audiences: tuple[str, ...]) -> None:
         self._api_server = api_server.rstrip("/")
+        self._audiences = audiences
         self._dir = service_account_dir
         self._timeout = timeout_seconds
         self._client: k8s.ApiClient | None = None
@@ -69,7 +75,9 @@ class TokenReviewer:
 
     async def review(self, token: str) -> str | None:
         api = self._open()
-        body = k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token=token))
+        # Asking for our audience makes the API server authenticate only tokens
+        # issued for it, so a token minted for another service cannot be replayed here.
+        body = k8s.V1TokenReview(spec=k8s.V1TokenReviewSpec(token=token, audiences=list(self._audiences)))
         try:
             result = await api.create_token_review(body, _request_timeout=self._timeout)
         except ApiException as exc:
@@ -81,6 +89,12 @@ class TokenReviewer:
             raise unavailable("the Kubernetes API is unreachable") from None
         status = result.status
         if status is None or not status.authenticated or status.user is None or not status.user.username:
+            return None
+        # An API server (or webhook authenticator) unaware of audiences answers
+        # without them, meaning "valid for the API server": not proof the token is ours.
+        if not set(self._audiences) & set(status.audiences or ()):
+            log.debug("TokenReview authenticated %s but not for audiences %s (answered: %s)",
+                      status.user.username, self._audiences, status.audiences)
             return None
         return str(status.user.username)
 

@@ -4,7 +4,13 @@ service's real kubernetes-asyncio TokenReview path runs end to end.
 
 It runs in its own thread and event loop, so it serves pg-workflow processes
 whatever the test's own loop is doing. It answers TokenReviews from
-``users`` (token → username), accepts only reviews signed with one of
+``users`` (token → username) and checks audiences as a real API server does:
+each token was minted for ``token_audiences[token]`` (default: pg-workflow's
+own audience, as a projected token would be), a review asks for
+``spec.audiences`` (none: the API server's own), and the token is
+authenticated only for the intersection, which the answer lists in
+``status.audiences``. ``audience_unaware`` answers like an old webhook
+authenticator that ignores audiences (no ``status.audiences``). It accepts only reviews signed with one of
 ``service_tokens`` (the pg-workflow pod's own token), counts the reviews of
 each token, and can be told to fail (``fail_status``) or to be slow
 (``delay``).
@@ -41,11 +47,20 @@ USERS = {
 }
 
 
+# The audience pg-workflow asks for by default, and the API server's own (what an
+# automounted service-account token is minted for).
+SERVICE_AUDIENCE = "pg-workflow"
+API_SERVER_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
+
+
 @dataclass
 class FakeKubernetes:
     ca: trustme.CA = field(default_factory=trustme.CA)
     users: dict[str, str] = field(default_factory=lambda: dict(USERS))
     service_tokens: set[str] = field(default_factory=lambda: {"service-token-1"})
+    token_audiences: dict[str, list[str]] = field(default_factory=dict)  # unlisted: [SERVICE_AUDIENCE]
+    audience_unaware: bool = False
+    requested_audiences: list[list[str] | None] = field(default_factory=list)
     reviews: collections.Counter[str] = field(default_factory=collections.Counter)
     signed_with: list[str] = field(default_factory=list)
     fail_status: int | None = None
@@ -80,12 +95,21 @@ class FakeKubernetes:
             return web.json_response({"kind": "Status", "code": self.fail_status}, status=self.fail_status)
         if signed not in self.service_tokens:
             return web.json_response({"kind": "Status", "code": 401, "reason": "Unauthorized"}, status=401)
+        requested = body.get("spec", {}).get("audiences")
+        self.requested_audiences.append(requested)
         username = self.users.get(token)
-        status: dict[str, Any] = {"authenticated": username is not None}
-        if username is not None:
-            status["user"] = {"username": username, "uid": "u-" + username, "groups": ["system:authenticated"]}
-        else:
+        minted_for = self.token_audiences.get(token, [SERVICE_AUDIENCE])
+        matched = [a for a in (requested or [API_SERVER_AUDIENCE]) if a in minted_for]
+        status: dict[str, Any] = {"authenticated": False}
+        if username is None:
             status["error"] = "invalid bearer token"
+        elif not matched and not self.audience_unaware:
+            status["error"] = "invalid bearer token, token audiences are invalid for the target audiences"
+        else:
+            status["authenticated"] = True
+            status["user"] = {"username": username, "uid": "u-" + username, "groups": ["system:authenticated"]}
+            if not self.audience_unaware:
+                status["audiences"] = matched
         answer = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
                   "metadata": {"creationTimestamp": None}, "spec": body.get("spec", {}), "status": status}
         return web.json_response(answer, status=201)

@@ -22,6 +22,18 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("PGW_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# Never inherited by a service the tests start: the tests pick the database, and
+# a test run inside a Kubernetes pod (CI) must not make every service refuse to
+# start single-tenant (WF_MODE=auto refuses in Kubernetes without a token).
+# A test that wants one of these passes it explicitly.
+NOT_INHERITED = ("DATABASE_URL", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    """The environment of a service process: this one's, minus NOT_INHERITED, plus ``extra``."""
+    return {**{k: v for k, v in os.environ.items() if k not in NOT_INHERITED}, **extra}
+
+
 def db_url(name: str) -> str:
     return make_conninfo(ADMIN_URL, dbname=name)
 
@@ -62,8 +74,7 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> Service:
-        env = {**os.environ, "WF_ACCESS_LOG": "false", **self.env}
-        env.pop("DATABASE_URL", None)
+        env = service_env(WF_ACCESS_LOG="false", **self.env)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port), self.database_url],

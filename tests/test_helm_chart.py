@@ -90,6 +90,8 @@ def test_single_tenant_release() -> None:
     assert "K8S_ADMIN_SERVICE_ACCOUNT" not in env and "WF_HANDLER_ALLOW_NETWORKS" not in env
     assert "WF_HANDLER_DENY_NETWORKS" not in env
     assert env["WF_ENABLE_POLLER"] == "true" and env["WF_DB_POOL_MAX"] == "20"
+    # pods run in Kubernetes without a token: only a named single-tenant mode starts there
+    assert env["WF_MODE"] == "single-tenant" and "WF_TOKEN_AUDIENCE" not in env
 
 
 def test_multi_tenant_release() -> None:
@@ -105,6 +107,7 @@ def test_multi_tenant_release() -> None:
     assert env["WF_HANDLER_ALLOW_NETWORKS"] == "10.0.0.0/8,fd00::/8"
     assert env["WF_HANDLER_DENY_NETWORKS"] == "10.96.0.0/12"
     assert env["WF_QUEUE_MAX_ATTEMPTS"] == "20"
+    assert env["WF_MODE"] == "multi-tenant" and env["WF_TOKEN_AUDIENCE"] == "pg-workflow"
     terms = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert terms[0]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
 
@@ -116,6 +119,36 @@ def test_multi_tenant_release() -> None:
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": pod["serviceAccountName"],
                                     "namespace": NAMESPACE}]
     assert one(docs, "ServiceAccount")["metadata"]["name"] == pod["serviceAccountName"]
+
+
+def test_the_audience_is_a_value_and_the_notes_show_the_projected_token() -> None:
+    values = {**MULTI_TENANT, "multiTenant": {**MULTI_TENANT["multiTenant"], "audience": "workflows.example"}}
+    pod = one(render(values), "Deployment")["spec"]["template"]["spec"]
+    assert env_of(pod["containers"][0])["WF_TOKEN_AUDIENCE"] == "workflows.example"
+    with helm.Chart.load(str(CHART)) as chart:
+        notes = next(text for path, text in chart.render(values, name="wf", namespace=NAMESPACE).items()
+                     if path.endswith("NOTES.txt"))
+    assert "audience: workflows.example" in notes and "/var/run/secrets/pg-workflow" in notes
+
+
+def test_the_app_example_projects_a_token_for_the_default_audience() -> None:
+    """examples/app-deployment.yaml: valid, and it mounts a token for the chart's default audience where the
+    client World reads it by default."""
+    example = yaml.safe_load((CHART / "examples" / "app-deployment.yaml").read_text())
+    for version in KUBE_VERSIONS:
+        kubernetes_validate.validate(example, version, strict=True)
+    default_audience = yaml.safe_load((CHART / "values.yaml").read_text())["multiTenant"]["audience"]
+    pod = example["spec"]["template"]["spec"]
+    [volume] = pod["volumes"]
+    [source] = volume["projected"]["sources"]
+    assert source["serviceAccountToken"]["audience"] == default_audience
+    assert source["serviceAccountToken"]["expirationSeconds"] >= 600
+    [mount] = pod["containers"][0]["volumeMounts"]
+    assert mount["name"] == volume["name"]
+    token_file = f"{mount['mountPath']}/{source['serviceAccountToken']['path']}"
+    client_auth = (CHART.parent.parent.parent / "clients" / "world" / "lib" / "auth.js").read_text()
+    assert f"DEFAULT_TOKEN_FILE = '{token_file}'" in client_auth
+    assert env_of(pod["containers"][0])["WORKFLOW_SERVICE_TOKEN_FILE"] == token_file
 
 
 def test_probes_use_ready_and_status_on_the_served_port() -> None:

@@ -16,7 +16,7 @@ import pytest
 from service import embedded, migrate
 from service.migrate import StartupError
 
-from .pgw import ROOT, free_port
+from .pgw import ROOT, free_port, service_env
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
@@ -41,8 +41,7 @@ def _post(url: str, body: bytes) -> int:
 
 def _start(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["PGW_DATA_DIR"] = str(data_dir)
+    env = service_env(PGW_DATA_DIR=str(data_dir))
     out = log.open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -95,7 +94,7 @@ def test_unreachable_database_exits_with_a_message() -> None:
     port = free_port()
     result = subprocess.run(
         [sys.executable, "-m", "service", "--port", str(free_port()), f"postgresql://postgres@127.0.0.1:{port}/x"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=service_env(),
     )
     assert result.returncode == 2
     assert "cannot connect to PostgreSQL" in result.stderr

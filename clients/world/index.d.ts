@@ -19,7 +19,13 @@ export interface WorldOptions {
    * so every process has its own registration and removes only that one.
    */
   podId?: string;
-  /** Kubernetes service-account directory. Env: K8S_SERVICE_ACCOUNT_DIR. */
+  /**
+   * The service-account token sent to pg-workflow as `Authorization: Bearer …` (when the file exists), projected
+   * for the service's audience (WF_TOKEN_AUDIENCE) and re-read when the kubelet rotates it.
+   * Env: WORKFLOW_SERVICE_TOKEN_FILE. Default /var/run/secrets/pg-workflow/token.
+   */
+  tokenFile?: string;
+  /** A directory whose `token` is sent when no tokenFile is named. Env: K8S_SERVICE_ACCOUNT_DIR. */
   serviceAccountDir?: string;
   /** Idle deadline of one request, in ms (default 60000; 0 disables). Live stream reads have none. */
   requestTimeoutMs?: number;
@@ -61,7 +67,8 @@ export interface ResolvedConfig {
   /** Which setting gave appUrl: "appUrl option", "WORKFLOW_APP_URL", "PLT_WORLD_APP_URL", "WORKFLOW_LOCAL_BASE_URL" or "PORT". */
   readonly appUrlSource?: string;
   readonly podId?: string;
-  readonly serviceAccountDir: string;
+  /** The token file sent as the bearer token when it exists. */
+  readonly tokenFile: string;
   readonly requestTimeoutMs: number;
   readonly maxSockets: number;
   readonly streamFlushIntervalMs?: number;

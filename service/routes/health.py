@@ -3,7 +3,9 @@
 /status says only that the process answers (restarting it cures nothing a
 database outage causes). /ready says whether this replica can serve: the
 database answers, the schema is deployed, and the dispatcher is listening
-when it is enabled; when not, the body says why.
+when it is enabled; when not, the body says why. It answers within half a
+second whatever the database does (Database.readiness): a probe that times
+out tells an orchestrator nothing, a 503 with a reason does.
 """
 
 from __future__ import annotations

@@ -47,13 +47,13 @@ SELECT is((SELECT count(*) FROM workflow.events), 0::bigint, 'no app id set: 0 e
 RESET ROLE;
 
 -- request_context: the one-statement scope API requests use.
-SELECT throws_ok($$ SELECT * FROM workflow.request_context('tenant_a') $$, '42501', NULL,
+SELECT throws_ok($$ SELECT * FROM workflow.request_context('tenant_a', NULL) $$, '42501', NULL,
                  'request_context refuses a role that would bypass row-level security');
 SET LOCAL ROLE pgw_tenant;
-SELECT is((SELECT app_id FROM workflow.request_context('tenant_b')), 'tenant_b', 'request_context returns the app id');
+SELECT is((SELECT app_id FROM workflow.request_context('tenant_b', NULL)), 'tenant_b', 'request_context returns the app id');
 SELECT is(current_setting('workflow.app_id'), 'tenant_b', 'request_context scopes the transaction');
 SELECT is((SELECT workflow.get_run(ctx.app_id, 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV')::jsonb ->> 'runId'
-             FROM workflow.request_context('tenant_b') AS ctx), 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV',
+             FROM workflow.request_context('tenant_b', NULL) AS ctx), 'wrun_01ARZ3NDEKTSV4RRFFQ69G5FAV',
           'a scoped statement sees its app''s rows');
 RESET ROLE;
 

@@ -1,5 +1,13 @@
 // Kubernetes service-account token for multi-tenant pg-workflow (SPEC §8).
 //
+// pg-workflow accepts only tokens issued for its own audience (WF_TOKEN_AUDIENCE,
+// default "pg-workflow"), so the app's pod projects one (a serviceAccountToken
+// projected volume with that `audience`) and this reads it from
+// DEFAULT_TOKEN_FILE, or the file WORKFLOW_SERVICE_TOKEN_FILE / `tokenFile`
+// names. The pod's automounted token (issued for the Kubernetes API) is not
+// sent unless asked for: it would be refused, and pg-workflow has no use for a
+// token that works against the API server.
+//
 // The kubelet rotates the projected token without restarting the pod: it
 // writes the new token into a fresh timestamped directory and atomically
 // swaps the `..data` symlink to it (`token` -> `..data/token`). So the file is
@@ -12,7 +20,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export const DEFAULT_TOKEN_FILE = '/var/run/secrets/pg-workflow/token';
 const STAT_INTERVAL_MS = 1000;
 
 /** @param {import('node:fs').Stats} stat */
@@ -22,12 +30,13 @@ function identity(stat) {
 
 /**
  * @param {object} [options]
- * @param {string} [options.dir] service-account directory holding `token`
+ * @param {string} [options.file] the token file (default DEFAULT_TOKEN_FILE)
+ * @param {string} [options.dir] a directory holding `token` (used when no file is given)
  * @param {() => number} [options.now]
  * @returns {() => string | undefined} the current `Authorization` header value, if any
  */
-export function createTokenSource({ dir = DEFAULT_SERVICE_ACCOUNT_DIR, now = Date.now } = {}) {
-  const file = join(dir, 'token');
+export function createTokenSource({ file, dir, now = Date.now } = {}) {
+  file = file ?? (dir === undefined ? DEFAULT_TOKEN_FILE : join(dir, 'token'));
   let checkedAt = -Infinity;
   let seen = '';
   /** @type {string | undefined} */

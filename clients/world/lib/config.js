@@ -4,7 +4,8 @@
 
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DEFAULT_SERVICE_ACCOUNT_DIR } from './auth.js';
+import { join } from 'node:path';
+import { DEFAULT_TOKEN_FILE } from './auth.js';
 
 /**
  * @typedef {object} WorldOptions
@@ -13,7 +14,10 @@ import { DEFAULT_SERVICE_ACCOUNT_DIR } from './auth.js';
  * @property {string} [deploymentId] this deployment's version (default "local")
  * @property {string} [appUrl] this app's own base URL, for handler registration
  * @property {string} [podId] registration id of this process (used as given)
- * @property {string} [serviceAccountDir] Kubernetes service-account dir
+ * @property {string} [tokenFile] the service-account token sent to pg-workflow, projected for its audience
+ *   (env WORKFLOW_SERVICE_TOKEN_FILE; default /var/run/secrets/pg-workflow/token)
+ * @property {string} [serviceAccountDir] a directory whose `token` is sent instead, when no token file is named
+ *   (env K8S_SERVICE_ACCOUNT_DIR; e.g. the automounted one when the service's audience is the API server's)
  * @property {number} [requestTimeoutMs] per-request deadline (default 60 s)
  * @property {number} [maxSockets] keep-alive pool size (default 64)
  * @property {number} [streamFlushIntervalMs] override the runtime's stream write batching
@@ -126,6 +130,19 @@ export function processPodId(base, appUrl, pid = process.pid) {
   return `${prefix.replaceAll('/', '_')}-${pid}`;
 }
 
+/**
+ * The token file sent as `Authorization: Bearer …` (when it exists): a named file first, then a named
+ * service-account directory's `token`, else the projected path of the README's recipe.
+ * @param {WorldOptions} options
+ * @param {NodeJS.ProcessEnv} env
+ */
+function resolveTokenFile(options, env) {
+  const file = firstSet(options.tokenFile, env.WORKFLOW_SERVICE_TOKEN_FILE);
+  if (file) return file;
+  const dir = firstSet(options.serviceAccountDir, env.K8S_SERVICE_ACCOUNT_DIR);
+  return dir ? join(dir, 'token') : DEFAULT_TOKEN_FILE;
+}
+
 /** @param {WorldOptions} [options] */
 export function resolveConfig(options = {}) {
   const env = options.env ?? process.env;
@@ -163,7 +180,7 @@ export function resolveConfig(options = {}) {
      * not known yet) }, looked up on each call until found, then fixed. Throws on an invalid PORT.
      */
     locate: createLocator(options, env),
-    serviceAccountDir: firstSet(options.serviceAccountDir, env.K8S_SERVICE_ACCOUNT_DIR) ?? DEFAULT_SERVICE_ACCOUNT_DIR,
+    tokenFile: resolveTokenFile(options, env),
     requestTimeoutMs: numberOption(options.requestTimeoutMs, 'requestTimeoutMs', 60_000),
     maxSockets: numberOption(options.maxSockets, 'maxSockets', 64),
     streamFlushIntervalMs:

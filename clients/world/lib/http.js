@@ -45,7 +45,7 @@ export function queryString(params) {
 /**
  * @param {object} config
  * @param {string} config.serviceUrl
- * @param {string} config.serviceAccountDir
+ * @param {string} config.tokenFile
  * @param {number} config.requestTimeoutMs
  * @param {number} config.maxSockets
  */
@@ -55,7 +55,7 @@ export function createTransport(config) {
   const lib = isHttps ? https : http;
   const AgentClass = isHttps ? https.Agent : http.Agent;
   const basePath = base.pathname.replace(/\/+$/, '');
-  const authorization = createTokenSource({ dir: config.serviceAccountDir });
+  const authorization = createTokenSource({ file: config.tokenFile });
 
   // 'lifo' reuses the most recently used socket, so bursts do not leave a
   // long tail of sockets idling towards the server's keep-alive timeout.

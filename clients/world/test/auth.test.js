@@ -3,12 +3,14 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createTokenSource } from '../lib/auth.js';
+import { createTokenSource, DEFAULT_TOKEN_FILE } from '../lib/auth.js';
+import { resolveConfig } from '../lib/config.js';
 
 test('no token file means no Authorization header', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-sa-'));
   try {
     assert.equal(createTokenSource({ dir })(), undefined);
+    assert.equal(createTokenSource({ file: join(dir, 'token') })(), undefined);
   } finally {
     rmSync(dir, { recursive: true });
   }
@@ -72,6 +74,35 @@ test('a kubelet symlink swap is picked up, even with an unchanged mtime', () => 
     publish('gen-three');
     clock += 2000;
     assert.equal(header(), 'Bearer gen-three');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the token sent is the projected one for the service audience, unless another is named', () => {
+  const base = { WORKFLOW_SERVICE_URL: 'http://svc:3042' };
+  const tokenFile = (options = {}, env = {}) => resolveConfig({ ...options, env: { ...base, ...env } }).tokenFile;
+  assert.equal(DEFAULT_TOKEN_FILE, '/var/run/secrets/pg-workflow/token');
+  assert.equal(tokenFile(), DEFAULT_TOKEN_FILE, 'not the automounted API-server token');
+  assert.equal(tokenFile({}, { WORKFLOW_SERVICE_TOKEN_FILE: '/t/wf' }), '/t/wf');
+  assert.equal(tokenFile({ tokenFile: '/t/opt' }, { WORKFLOW_SERVICE_TOKEN_FILE: '/t/wf' }), '/t/opt');
+  assert.equal(tokenFile({}, { K8S_SERVICE_ACCOUNT_DIR: '/sa' }), join('/sa', 'token'));
+  assert.equal(tokenFile({ serviceAccountDir: '/sa' }), join('/sa', 'token'));
+  assert.equal(tokenFile({ serviceAccountDir: '/sa' }, { WORKFLOW_SERVICE_TOKEN_FILE: '/t/wf' }), '/t/wf',
+    'a named token file wins over a directory');
+});
+
+test('a token file named by path is read and re-read like the default one', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgw-proj-'));
+  let clock = 0;
+  try {
+    const publish = kubeletVolume(dir);
+    publish('for-pg-workflow');
+    const header = createTokenSource({ file: join(dir, 'token'), now: () => clock });
+    assert.equal(header(), 'Bearer for-pg-workflow');
+    publish('rotated');
+    clock += 2000;
+    assert.equal(header(), 'Bearer rotated');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@ const servers = [];
 after(() => Promise.all(servers.map((s) => s.close())));
 
 function transportFor(url, extra = {}) {
-  return createTransport({ serviceUrl: url, serviceAccountDir: '/nonexistent', requestTimeoutMs: 2000, maxSockets: 4, ...extra });
+  return createTransport({ serviceUrl: url, tokenFile: '/nonexistent/token', requestTimeoutMs: 2000, maxSockets: 4, ...extra });
 }
 
 /** Answers the first request on each socket, resets the socket on the second. */
