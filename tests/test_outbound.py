@@ -5,6 +5,7 @@ them; end-to-end checks use loopback handlers only."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from service.delivery import Refused, resolve_target, sanitised
-from service.outbound import OutboundPolicy
+from service.delivery import Lookup, Refused, resolve_target, sanitised
+from service.outbound import OutboundPolicy, literal_address, registration_refusal
+from service.resolver import Resolver
 
 from .k8s_fake import Cluster, FakeKubernetes, cluster, fake_k8s, multi_tenant_env
 from .pgw import Service, create_database, db_url, drop_database
@@ -70,25 +72,82 @@ def test_bad_networks_are_refused_at_start() -> None:
         OutboundPolicy.from_lists(True, ["10.0.0.0/33"], [])
 
 
-async def test_targets_are_checked_before_any_connection() -> None:
+@pytest.fixture
+async def lookup() -> AsyncIterator[Lookup]:
+    resolver = Resolver(timeout=5.0, total=4, per_app=2)
+    await resolver.open()
+    yield functools.partial(resolver.resolve, "app-1")
+    await resolver.close()
+
+
+async def test_targets_are_checked_before_any_connection(lookup: Lookup) -> None:
     # IP literals are judged without DNS; names are resolved (localhost: from the hosts file).
     with pytest.raises(Refused, match="link-local") as refused:
-        await resolve_target("http://169.254.169.254/latest/meta-data/", "169.254.169.254", EVERYTHING)
+        await resolve_target("http://169.254.169.254/latest/meta-data/", "169.254.169.254", EVERYTHING, lookup)
     assert refused.value.outcome == "failed"
-    with pytest.raises(Refused, match="loopback"):
-        await resolve_target("http://localhost:3000/.well-known/workflow/v1/flow", "127.0.0.1", MULTI)
+    with pytest.raises(Refused, match="loopback") as refused:
+        await resolve_target("http://localhost:3000/.well-known/workflow/v1/flow", "127.0.0.1", MULTI, lookup)
+    assert refused.value.reason == "outbound policy: loopback address (rule: no-loopback-in-multi-tenant)", (
+        "the reason names the rule, never what the name resolved to")
     with pytest.raises(Refused):
-        await resolve_target("http://user:pw@127.0.0.1/x", None, SINGLE)
-    target = await resolve_target("http://localhost:3000/flow?x=1", None, SINGLE)
+        await resolve_target("http://user:pw@127.0.0.1/x", None, SINGLE, lookup)
+    target = await resolve_target("http://localhost:3000/flow?x=1", None, SINGLE, lookup)
     assert target.url.host in ("127.0.0.1", "::1") and target.url.port == 3000 and target.url.path_qs == "/flow?x=1"
     assert target.host == "localhost:3000" and target.server_hostname == "localhost"
-    literal = await resolve_target("https://127.0.0.1:8443/flow", None, SINGLE)
+    literal = await resolve_target("https://127.0.0.1:8443/flow", None, SINGLE, lookup)
     assert (str(literal.url), literal.server_hostname) == ("https://127.0.0.1:8443/flow", None)
+
+
+@pytest.mark.parametrize(("host", "address"), [
+    ("127.1", "127.0.0.1"), ("2130706433", "127.0.0.1"), ("0x7f.0.0.1", "127.0.0.1"),
+    ("[::ffff:127.0.0.1]", "::ffff:127.0.0.1"), ("[fe80::1%25eth0]", None), ("0251.0376.0251.0376", "169.254.169.254"),
+])
+async def test_every_spelling_of_an_address_is_judged_as_that_address(host: str, address: str | None,
+                                                                      lookup: Lookup) -> None:
+    """Legacy IPv4 forms never go to DNS (which may read them as addresses): they are judged as what they spell."""
+    assert literal_address(host.strip("[]").replace("%25", "%")) is not None
+    with pytest.raises(Refused, match=r"rule: (no-loopback-in-multi-tenant|never-link-local)") as refused:
+        await resolve_target(f"http://{host}:3000/flow", "10.1.2.3", MULTI, lookup)
+    assert address is None or address not in refused.value.reason
+
+
+async def test_an_unresolvable_name_is_a_failed_attempt_without_an_address(lookup: Lookup) -> None:
+    with pytest.raises(Refused, match="name resolution failed") as refused:
+        await resolve_target("http://handler.invalid:3000/flow", None, SINGLE, lookup)
+    assert refused.value.outcome == "failed", "a lookup that fails spends an attempt, so the message can dead-letter"
+
+
+def test_refusals_name_the_rule_not_the_address() -> None:
+    cases = {
+        ("169.254.169.254", MULTI): "never-link-local", ("ff02::1", SINGLE): "never-multicast",
+        ("0.0.0.0", SINGLE): "never-unspecified", ("255.255.255.255", EVERYTHING): "never-broadcast",
+        ("127.0.0.1", MULTI): "no-loopback-in-multi-tenant", ("10.1.2.4", MULTI): "own-address-only",
+    }
+    for (address, policy), rule in cases.items():
+        refusal = policy.judge(address, source="10.1.2.3")
+        assert refusal is not None and refusal.rule == rule, (address, refusal)
+        assert address not in str(refusal) and "10.1.2.3" not in str(refusal)
+    denied = OutboundPolicy.from_lists(False, [], ["10.1.0.0/16"]).judge("10.1.2.3")
+    assert denied is not None and denied.rule == "deny-list" and "10.1" not in str(denied)
+
+
+def test_registration_judges_literal_hosts_only() -> None:
+    endpoints = {"workflow": "http://pod.ns.svc:3000/flow", "step": "http://[::ffff:127.0.0.1]:3000/step",
+                 "webhook": None}
+    refused = registration_refusal(MULTI, endpoints, "10.1.2.3")
+    assert refused is not None and refused[0] == "step" and refused[1].rule == "no-loopback-in-multi-tenant"
+    assert registration_refusal(MULTI, {"workflow": "http://10.1.2.3:3000/flow"}, "10.1.2.3") is None
+    assert registration_refusal(MULTI, {"workflow": "http://localhost:3000/flow"}, "10.1.2.3") is None, (
+        "names are judged at delivery")
+    refused = registration_refusal(SINGLE, {"workflow": "http://169.254.169.254/x"}, "127.0.0.1")
+    assert refused is not None and refused[1].rule == "never-link-local"
 
 
 def test_stored_reasons_are_short_and_plain() -> None:
     reason = sanitised("HTTP 500 \r\nSet-Cookie: x\x00" + "é" * 500)
     assert len(reason) <= 200 and all(" " <= ch <= "~" for ch in reason)
+    scrubbed = sanitised("HTTP 502 upstream 10.3.4.5 or fd00:ec2::254 or ::ffff:10.1.1.1 failed")
+    assert scrubbed == "HTTP 502 upstream <address> or <address> or <address> failed", scrubbed
 
 
 # -- end to end, loopback only -----------------------------------------------------------------
@@ -142,8 +201,10 @@ async def _deliver_one(cluster: Cluster, http: aiohttp.ClientSession, endpoints:
 
 async def test_loopback_is_refused_in_multi_tenant_mode(strict_cluster: Cluster, http: aiohttp.ClientSession,
                                                         handler_server: HandlerServer) -> None:
-    dead = await _deliver_one(strict_cluster, http, handler_server.endpoints)
-    assert "outbound policy" in str(dead["lastError"]) and "loopback" in str(dead["lastError"])
+    """A name that resolves to loopback passes registration and is refused at delivery, naming the rule only."""
+    by_name = {key: url.replace("127.0.0.1", "localhost") for key, url in handler_server.endpoints.items()}
+    dead = await _deliver_one(strict_cluster, http, by_name)
+    assert dead["lastError"] == "outbound policy: loopback address (rule: no-loopback-in-multi-tenant)"
     assert handler_server.deliveries == [], "nothing reached the handler"
 
 
