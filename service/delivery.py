@@ -74,13 +74,23 @@ def sanitised(text: str) -> str:
     return clean if len(clean) <= _REASON_CHARS else clean[: _REASON_CHARS - 3] + "..."
 
 
+# Allowed addresses of one name a delivery tries in turn when a connection fails (e.g. localhost → ::1 while the
+# app listens on 127.0.0.1 only); every try spends the same deadline.
+_MAX_ADDRESSES = 4
+
+
 @dataclass(frozen=True)
 class Target:
-    """Where one delivery connects: ``url`` names the checked IP address; ``host`` is the original authority."""
+    """Where one delivery connects: ``urls`` name the checked IP addresses (tried in order); ``host`` is the
+    original authority."""
 
-    url: URL
+    urls: tuple[URL, ...]
     host: str
     server_hostname: str | None
+
+    @property
+    def url(self) -> URL:
+        return self.urls[0]
 
 
 class Refused(Exception):
@@ -114,13 +124,16 @@ async def resolve_target(raw_url: str, source: str | None, policy: OutboundPolic
         except ResolveFailed as failed:
             # An attempt like any failure: a name that never resolves dead-letters.
             raise Refused("failed", sanitised(failed.reason)) from None
+    allowed: list[URL] = []
     refusals: list[str] = []
     for address in addresses:
         refusal = policy.refusal(address, source)
         if refusal is None:
-            return Target(url.with_host(str(address)), url.raw_authority, None if literal else host)
-        if refusal not in refusals:
+            allowed.append(url.with_host(str(address)))
+        elif refusal not in refusals:
             refusals.append(refusal)
+    if allowed:
+        return Target(tuple(allowed[:_MAX_ADDRESSES]), url.raw_authority, None if literal else host)
     raise Refused("failed", sanitised("; ".join(refusals)))
 
 
@@ -236,14 +249,27 @@ class Deliverer:
             # The run's run_started answer follows the message; the header says where the message ends.
             headers[RUN_STARTED_HEADER] = str(len(data))
             data += snapshot.encode()
+        unreachable = "connection failed"
+        for url in target.urls:
+            try:
+                return await self._post(url, target.server_hostname, data, headers, deadline)
+            except _Unreachable as exc:
+                unreachable = exc.reason  # nothing reached the app at this address: try the next one
+        # Nothing reached the app: the pod is gone or not listening yet.
+        return {"outcome": "refused", "error": unreachable}
+
+    async def _post(self, url: URL, server_hostname: str | None, data: bytes, headers: dict[str, str],
+                    deadline: float) -> dict[str, Any]:
+        """One POST to one checked address; _Unreachable when it could not connect."""
+        assert self._session is not None
         no_answer = {"outcome": "failed", "error": f"no answer within {self._handler_timeout:g}s"}
-        remaining = deadline - loop.time()
+        remaining = deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             return no_answer
         timeout = aiohttp.ClientTimeout(total=remaining, sock_connect=min(_CONNECT_SECONDS, remaining))
         try:
-            async with self._session.post(target.url, data=data, headers=headers, timeout=timeout,
-                                          allow_redirects=False, server_hostname=target.server_hostname) as resp:
+            async with self._session.post(url, data=data, headers=headers, timeout=timeout,
+                                          allow_redirects=False, server_hostname=server_hostname) as resp:
                 status, reason = resp.status, resp.reason or ""
                 # A non-2xx body is never read: aiohttp closes the connection on release unless it had already ended.
                 body = b""
@@ -257,10 +283,9 @@ class Deliverer:
             # Something answered, but not with a TLS endpoint we can trust: the app's misconfiguration.
             return {"outcome": "failed", "error": "TLS handshake or certificate check failed"}
         except aiohttp.ConnectionTimeoutError:
-            return {"outcome": "refused", "error": "connection failed: timed out"}
+            raise _Unreachable("connection failed: timed out") from None
         except aiohttp.ClientConnectorError as exc:
-            # Nothing reached the app: the pod is gone or not listening yet.
-            return {"outcome": "refused", "error": sanitised(f"connection failed: {_errno_text(exc.os_error)}")}
+            raise _Unreachable(sanitised(f"connection failed: {_errno_text(exc.os_error)}")) from None
         except TimeoutError:
             return no_answer
         except aiohttp.ClientError as exc:
@@ -270,3 +295,11 @@ class Deliverer:
             return {"outcome": "done"} if seconds is None else {"outcome": "timeout", "timeoutSeconds": seconds}
         note = " (redirects are not followed)" if 300 <= status < 400 else ""
         return {"outcome": "failed", "error": sanitised(f"HTTP {status} {reason}{note}")}
+
+
+class _Unreachable(Exception):
+    """A connection to one address failed before anything reached the app."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

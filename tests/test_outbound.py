@@ -19,10 +19,10 @@ from service.resolver import Resolver
 
 from .k8s_fake import Cluster, FakeKubernetes, cluster, fake_k8s, multi_tenant_env
 from .pgw import Service, create_database, db_url, drop_database
-from .queue_support import FAST_QUEUE_ENV, HandlerServer, handler_server
+from .queue_support import FAST_QUEUE_ENV, HandlerServer, handler_server, new_app, queue_service, sql
 from .tenants import app_client, new_bound_app
 
-__all__ = ["cluster", "fake_k8s", "handler_server"]
+__all__ = ["cluster", "fake_k8s", "handler_server", "queue_service"]
 
 MULTI = OutboundPolicy.from_lists(True, [], [])
 SINGLE = OutboundPolicy.from_lists(False, [], [])
@@ -245,3 +245,98 @@ async def test_redirects_are_not_followed(cluster: Cluster, http: aiohttp.Client
     assert str(dead["lastError"]).startswith("HTTP 307") and "not followed" in str(dead["lastError"])
     assert "secret body" not in str(dead["lastError"]), "answers are not stored"
     assert handler_server.deliveries == []
+
+
+# -- registration: what a literal address already shows is refused at once ----------------------
+
+
+def _stored_handlers(service: Service, app_id: str) -> list[tuple[object, ...]]:
+    return sql(service.database_url, "SELECT pod_id, workflow_url, step_url FROM workflow.handlers WHERE app_id = %s",
+               app_id)
+
+
+async def _register(client: aiohttp.ClientSession, endpoints: dict[str, str], pod: str = "pod-1"
+                    ) -> tuple[int, dict[str, object]]:
+    async with client.post("handlers", json={"podId": pod, "deploymentVersion": "v1", "endpoints": endpoints}) as resp:
+        return resp.status, await resp.json()
+
+
+def _assert_refused(status: int, body: dict[str, object], endpoint: str, rule: str) -> None:
+    assert (status, body["code"]) == (400, "WF_BAD_REQUEST"), body
+    assert body["meta"] == {"field": f"endpoints.{endpoint}", "rule": rule}, body
+    message = str(body["message"])
+    assert message.startswith(f"endpoints.{endpoint}: outbound policy: ") and f"(rule: {rule})" in message, message
+
+
+async def test_literal_loopback_is_400_at_registration_in_multi_tenant_mode(
+        strict_cluster: Cluster, http: aiohttp.ClientSession, handler_server: HandlerServer) -> None:
+    app_id = await new_bound_app(http, strict_cluster)
+    async with app_client(strict_cluster, app_id, "tok-a") as client:
+        status, body = await _register(client, handler_server.endpoints)
+        _assert_refused(status, body, "workflow", "no-loopback-in-multi-tenant")
+        mapped = {"workflow": "http://localhost:1/flow", "step": "http://[::ffff:127.0.0.1]:1/step"}
+        status, body = await _register(client, mapped)
+        _assert_refused(status, body, "step", "no-loopback-in-multi-tenant")
+        status, body = await _register(client, {"workflow": "http://127.1:1/flow", "step": "http://localhost:1/s"})
+        _assert_refused(status, body, "workflow", "no-loopback-in-multi-tenant")
+    assert _stored_handlers(strict_cluster.service, app_id) == [], "nothing was stored"
+
+
+@pytest.mark.parametrize(("url", "rule"), [
+    ("http://169.254.169.254/latest/meta-data/", "never-link-local"),
+    ("http://[fe80::1]:3000/flow", "never-link-local"),
+    ("http://[::ffff:169.254.169.254]/x", "never-link-local"),
+    ("http://224.0.0.1:3000/flow", "never-multicast"),
+    ("http://0.0.0.0:3000/flow", "never-unspecified"),
+])
+async def test_never_ranges_are_400_at_registration_in_any_mode(
+        url: str, rule: str, cluster: Cluster, queue_service: Service, http: aiohttp.ClientSession) -> None:
+    """Refused before anything is stored, so nothing ever connects to these addresses."""
+    app_id = await new_bound_app(http, cluster)
+    async with app_client(cluster, app_id, "tok-a") as client:  # multi-tenant, loopback allow-listed
+        status, body = await _register(client, {"workflow": "http://127.0.0.1:1/flow", "step": url})
+        _assert_refused(status, body, "step", rule)
+    assert _stored_handlers(cluster.service, app_id) == []
+    single_app = new_app(queue_service.database_url)  # single-tenant mode
+    async with aiohttp.ClientSession(base_url=f"{queue_service.url}/api/v1/apps/{single_app}/") as client:
+        status, body = await _register(client, {"workflow": url, "step": "http://127.0.0.1:1/step"})
+        _assert_refused(status, body, "workflow", rule)
+    assert _stored_handlers(queue_service, single_app) == []
+
+
+async def test_a_foreign_literal_is_400_and_a_refused_refresh_changes_nothing(
+        cluster: Cluster, http: aiohttp.ClientSession) -> None:
+    """Multi-tenant mode allows only the registering pod's own address (here 127.0.0.1, also allow-listed).
+
+    192.0.2.1 (TEST-NET-1, documentation only) is refused at registration: nothing is stored or enqueued,
+    so nothing ever connects to it.
+    """
+    app_id = await new_bound_app(http, cluster)
+    good = {"workflow": "http://127.0.0.1:1/flow", "step": "http://127.0.0.1:1/step"}
+    async with app_client(cluster, app_id, "tok-a") as client:
+        assert (await _register(client, good))[0] == 201
+        status, body = await _register(client, {"workflow": "http://192.0.2.1:3000/flow",
+                                                "step": "http://127.0.0.1:1/step"})
+        _assert_refused(status, body, "workflow", "own-address-only")
+        assert "192.0.2.1" not in str(body["message"])
+        status, body = await _register(client, {**good, "webhook": "http://[fe80::a9fe:a9fe]/hook"})
+        _assert_refused(status, body, "webhook", "never-link-local")
+        status, body = await _register(client, {"workflow": "http://192.0.2.1:3000/flow",
+                                                "step": "http://127.0.0.1:1/step"}, pod="pod-2")
+        _assert_refused(status, body, "workflow", "own-address-only")
+    assert _stored_handlers(cluster.service, app_id) == [("pod-1", good["workflow"], good["step"])], (
+        "the refused refresh left pod-1 as it was, and pod-2 was not stored")
+
+
+async def test_a_name_falls_back_to_its_next_allowed_address(queue_service: Service, handler_server: HandlerServer,
+                                                             http: aiohttp.ClientSession) -> None:
+    """``localhost`` resolves to ::1 and 127.0.0.1; the handler listens on 127.0.0.1 only and still gets it."""
+    app_id = new_app(queue_service.database_url)
+    by_name = {key: url.replace("127.0.0.1", "localhost") for key, url in handler_server.endpoints.items()}
+    async with aiohttp.ClientSession(base_url=f"{queue_service.url}/api/v1/apps/{app_id}/") as client:
+        assert (await _register(client, by_name))[0] == 201
+        async with client.post("queue", json={"queueName": "__wkf_step_s", "message": {"workflowRunId": "wrun_l"},
+                                              "deploymentId": "v1"}) as resp:
+            assert resp.status == 201
+    [delivery] = await handler_server.wait_for(1, within=10)
+    assert delivery.attempt == 1, "the address that refused the connection cost no attempt"
