@@ -19,7 +19,9 @@ Tenants also choose what their handlers answer, so reading an answer is
 bounded: a non-2xx answer's body is never read, a 2xx answer's at most
 ``max_answer_bytes`` (WF_QUEUE_MAX_ANSWER_BYTES) and never decompressed — we
 ask for ``accept-encoding: identity``, and a content-encoded or larger answer
-is a failed attempt whose connection is closed, not reused. So the memory
+is a failed attempt whose connection is closed, so the rest is never read
+(unless it had already arrived whole, within aiohttp's read buffer: then the
+connection is clean and goes back to the pool). So the memory
 held for answers is at most concurrency * (that limit + aiohttp's read
 buffer), whatever the handlers send.
 

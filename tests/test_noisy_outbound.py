@@ -365,3 +365,93 @@ async def test_a_lookup_keeps_its_slot_until_the_resolver_gives_up(silent_dns: s
         assert await resolver.resolve("app-b", "localhost", 80)
     finally:
         await resolver.close()
+
+
+# -- the deliverer's answer bounds, one answer at a time (a real loopback handler, no service) -----
+
+
+class Answers:
+    """Loopback endpoints, each answering one way; ``sent`` counts what each streamed answer got out."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, int] = {}
+        self.peers: list[tuple[str, int]] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> Answers:
+        app = web.Application()
+        app.router.add_post("/{kind}", self._answer)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        await request.read()
+        kind = request.match_info["kind"]
+        self.peers.append(request.transport.get_extra_info("peername") if request.transport else ("", 0))
+        if kind == "long":  # announced length over the limit
+            return web.Response(body=b" " * 4096, content_type="application/json")
+        if kind == "exact":  # exactly the limit: read whole
+            return web.json_response({"timeoutSeconds": 2, "pad": "x" * (1024 - 34)})
+        if kind == "small":
+            return web.json_response({"ok": True})
+        status = 500 if kind == "endless-500" else 200
+        resp = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        sent = 0
+        deadline = time.monotonic() + 20
+        try:
+            while sent < 300 * 1024 * 1024 and time.monotonic() < deadline:
+                await resp.write(b"x" * 65536)
+                sent += 65536
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            self.sent[kind] = sent
+        return resp
+
+
+async def test_answers_are_read_only_up_to_the_limit_and_never_decompressed() -> None:
+    from service.delivery import Deliverer
+    from service.outbound import OutboundPolicy
+
+    answers = await Answers().start()
+    deliverer = Deliverer(4, 10.0, OutboundPolicy.from_lists(False, [], []), max_answer_bytes=1024,
+                          resolve_timeout=2.0, resolve_concurrency=4, resolve_concurrency_per_app=2)
+    await deliverer.open()
+
+    async def deliver(kind: str) -> dict[str, Any]:
+        claim = {"url": f"http://127.0.0.1:{answers.port}/{kind}", "appId": "app-a", "queueName": "__wkf_step_s",
+                 "messageId": "msg_1", "attempt": 1, "body": "{}"}
+        started = time.monotonic()
+        outcome = await deliverer.deliver(claim)
+        assert time.monotonic() - started < 5, f"{kind} took {time.monotonic() - started:.1f} s"
+        return outcome
+
+    try:
+        assert await deliver("exact") == {"outcome": "timeout", "timeoutSeconds": 2.0}
+        assert await deliver("long") == {"outcome": "failed", "error": "the answer has 4096 bytes, more than "
+                                                                       "WF_QUEUE_MAX_ANSWER_BYTES (1024)"}
+        assert await deliver("endless-200") == {
+            "outcome": "failed", "error": "the answer is longer than WF_QUEUE_MAX_ANSWER_BYTES (1024 bytes)"}
+        assert await deliver("endless-500") == {"outcome": "failed", "error": "HTTP 500 Internal Server Error"}
+        assert await deliver("small") == {"outcome": "done"}
+        assert await deliver("small") == {"outcome": "done"}
+    finally:
+        await deliverer.close()
+        await answers.stop()
+    assert answers.sent["endless-500"] < 64 * 1024 * 1024, "a non-2xx body is not read: the connection is dropped"
+    assert answers.sent["endless-200"] < 64 * 1024 * 1024
+    # exact, long, endless-200, endless-500, small, small: a connection whose answer had arrived whole (exact; long,
+    # within aiohttp's buffer) is reused; one whose answer was still coming (the endless ones) is closed.
+    ports = [port for _, port in answers.peers]
+    assert ports[0] == ports[1] == ports[2], ports
+    assert ports[3] != ports[2] and ports[4] != ports[3], f"an endless answer's connection was reused: {ports}"
+    assert ports[5] == ports[4], ports
