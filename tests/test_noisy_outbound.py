@@ -99,6 +99,24 @@ async def b_latencies(b: QueueClient, server: HandlerServer, tag: str) -> list[f
     return latencies
 
 
+class ClientOf(QueueClient):
+    """QueueClient that also reads every page of dead letters."""
+
+    async def dead_letters_all(self) -> list[dict[str, Any]]:
+        letters: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(100):
+            params = {"limit": "100"} | ({"cursor": cursor} if cursor else {})
+            async with self.http.get(self.base + "/dead-letters", params=params) as resp:
+                assert resp.status == 200
+                page = await resp.json()
+            letters += page["data"]
+            cursor = page.get("cursor")
+            if not page.get("hasMore"):
+                break
+        return letters
+
+
 async def register(client: QueueClient, endpoints: dict[str, str]) -> None:
     status, answer = await client.post("/handlers", {"podId": "pod-1", "deploymentVersion": "v1",
                                                      "endpoints": endpoints})
@@ -163,7 +181,7 @@ def assert_b_kept_its_service(alone: list[float], noisy: list[float], before: di
     assert set(statuses.values()) <= {"delivered"}, "every one of B's messages was delivered"
 
 
-async def a_dead_letters(a: QueueClient, flood: Flood) -> list[dict[str, Any]]:
+async def a_dead_letters(a: ClientOf, flood: Flood) -> list[dict[str, Any]]:
     """Waits until every message A enqueued is a dead letter (3 attempts each); returns them."""
     assert flood.ids and set(flood.statuses) <= {200, 201}, flood.statuses
     dead: list[dict[str, Any]] = []
@@ -181,22 +199,6 @@ async def a_dead_letters(a: QueueClient, flood: Flood) -> list[dict[str, Any]]:
         assert letter["attempt"] == 3 or letter["failures"] == 3, letter
         assert not _ADDRESS.search(letter["lastError"]), f"a stored reason names an address: {letter['lastError']}"
     return dead
-
-
-class ClientOf(QueueClient):
-    async def dead_letters_all(self) -> list[dict[str, Any]]:
-        letters: list[dict[str, Any]] = []
-        cursor = None
-        for _ in range(100):
-            query = "?limit=100" + (f"&cursor={cursor}" if cursor else "")
-            async with self.http.get(self.base + "/dead-letters" + query) as resp:
-                assert resp.status == 200
-                page = await resp.json()
-            letters += page["data"]
-            cursor = page.get("cursor")
-            if not page.get("hasMore"):
-                break
-        return letters
 
 
 # -- a response bomb ------------------------------------------------------------------------------

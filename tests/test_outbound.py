@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -340,3 +342,19 @@ async def test_a_name_falls_back_to_its_next_allowed_address(queue_service: Serv
             assert resp.status == 201
     [delivery] = await handler_server.wait_for(1, within=10)
     assert delivery.attempt == 1, "the address that refused the connection cost no attempt"
+
+
+def test_example_allow_lists_keep_the_own_address_rule() -> None:
+    """The README's and the Helm values' examples must not widen the allow-list to a cluster-sized range: every
+    example CIDR near WF_HANDLER_ALLOW_NETWORKS is a single host (or loopback, for local testing), and both say
+    that an allowed network bypasses the own-address rule."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `WF_HANDLER_ALLOW_NETWORKS`"))
+    values = (root / "deploy" / "helm" / "pg-workflow" / "values.yaml").read_text()
+    comment = values[:values.index("handlerAllowNetworks:")].rsplit("# --", 1)[1]
+    for text in (row, comment):
+        assert "bypass" in text, text
+        for cidr in re.findall(r"[0-9a-f:.]+/\d+", text):
+            network = ipaddress.ip_network(cidr, strict=False)
+            assert network.is_loopback or network.num_addresses == 1, f"{cidr} is too wide an example"
