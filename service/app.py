@@ -12,6 +12,7 @@ from .config import Settings
 from .db import Database, Limits
 from .errors import error_middleware
 from .openapi import routes as openapi_routes
+from .outbound import OutboundPolicy
 from .routes import admin, encryption, events, health, hooks, run_actions, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
@@ -32,6 +33,9 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
         client_max_size=settings.max_body_bytes + 1,  # aiohttp refuses a body of exactly this size
     )
     app[keys.SETTINGS] = settings
+    # Built here, not by the dispatcher: API-only replicas check registrations too (a bad CIDR stops the start).
+    app[keys.OUTBOUND_POLICY] = OutboundPolicy.from_lists(settings.multi_tenant, settings.handler_allow_networks,
+                                                          settings.handler_deny_networks)
     limits = Limits(pool_timeout=settings.pool_timeout, connect_timeout=settings.connect_timeout,
                     statement_timeout=settings.statement_timeout, lock_timeout=settings.lock_timeout)
     app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size, limits)

@@ -177,8 +177,9 @@ OPTIONS: tuple[Option, ...] = (
            "for how many tokens a successful review is trusted", minimum=1),
     # -- outbound policy for deliveries (service/outbound.py) -----------------
     Option("WF_HANDLER_ALLOW_NETWORKS", "handler_allow_networks", "list", (),
-           "CIDRs (comma or space separated) deliveries may also reach, e.g. 10.0.0.0/8 or, for local testing, "
-           "127.0.0.0/8"),
+           "CIDRs (comma or space separated) deliveries may also reach, bypassing the multi-tenant loopback and "
+           "own-address rules: keep them narrow, e.g. 10.20.30.40/32 for a shared ingress, or 127.0.0.0/8 for local "
+           "testing"),
     Option("WF_HANDLER_DENY_NETWORKS", "handler_deny_networks", "list", (),
            "CIDRs deliveries never reach (wins over the allow list)"),
     # -- queue dispatcher (SPEC section 6) -----------------------------------
@@ -187,7 +188,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("WF_QUEUE_BATCH_SIZE", "batch_size", "int", 100, "messages claimed per claim transaction",
            "dispatcher", minimum=1),
     Option("WF_QUEUE_HANDLER_TIMEOUT_SECONDS", "handler_timeout", "float", 300.0,
-           "no answer within this time counts as a failed delivery", "dispatcher", positive=True),
+           "a whole delivery (name lookup, connection, answer) must finish within this time, else it is a failed "
+           "attempt", "dispatcher", positive=True),
     Option("WF_QUEUE_LEASE_SECONDS", "lease_seconds", "float", None,
            "claim lease: the backstop for a replica that hangs while still connected (a dead one's claims come "
            "back through its session)", "dispatcher", positive=True, default_text="handler timeout + 30"),
@@ -227,6 +229,17 @@ OPTIONS: tuple[Option, ...] = (
            minimum=1, maximum=100000),
     Option("WF_QUEUE_DRAIN_SECONDS", "drain", "float", 5.0,
            "on shutdown, wait this long for deliveries in flight, then release the rest", "dispatcher", minimum=0),
+    # -- bounded outbound I/O of deliveries (service/delivery.py, service/resolver.py) --
+    Option("WF_QUEUE_MAX_ANSWER_BYTES", "max_answer_bytes", "int", 64 * 1024,
+           "most bytes read of a handler's 2xx answer (never decompressed); a larger or content-encoded answer is "
+           "a failed attempt", "dispatcher", minimum=256, maximum=16 * 1024 * 1024),
+    Option("WF_QUEUE_RESOLVE_TIMEOUT_SECONDS", "resolve_timeout", "float", 5.0,
+           "longest name lookup of a handler host, slot wait included (and never past the handler timeout, which "
+           "covers the lookup); a failed or timed-out lookup is a failed attempt", "dispatcher", positive=True),
+    Option("WF_QUEUE_RESOLVE_CONCURRENCY", "resolve_concurrency", "int", 64,
+           "name lookups in flight per replica, all apps together", "dispatcher", minimum=1),
+    Option("WF_QUEUE_RESOLVE_CONCURRENCY_PER_APP", "resolve_concurrency_per_app", "int", 8,
+           "name lookups in flight per replica for one app", "dispatcher", minimum=1),
 )
 
 BY_ENV: dict[str, Option] = {option.env: option for option in OPTIONS}

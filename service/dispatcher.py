@@ -70,6 +70,10 @@ class DispatcherSettings:
     drain: float
     session_grace: float
     session_check: float
+    max_answer_bytes: int
+    resolve_timeout: float
+    resolve_concurrency: int
+    resolve_concurrency_per_app: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
@@ -102,7 +106,11 @@ class Dispatcher:
         self._listener = Listener(db.url, "listen_queue", "dispatcher", self._on_notify, lambda: self._wake_in(0),
                                   prepare=self._attach_session, max_reconnect_delay=_SESSION_RECONNECT_DELAY)
         self._settings = settings
-        self._deliverer = Deliverer(settings.concurrency, settings.handler_timeout, policy)
+        self._deliverer = Deliverer(settings.concurrency, settings.handler_timeout, policy,
+                                    max_answer_bytes=settings.max_answer_bytes,
+                                    resolve_timeout=settings.resolve_timeout,
+                                    resolve_concurrency=settings.resolve_concurrency,
+                                    resolve_concurrency_per_app=settings.resolve_concurrency_per_app)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._due_at = 0.0  # loop time at which to claim next (inf: when notified)
         self._wake = asyncio.Event()
@@ -317,8 +325,7 @@ def setup(app: web.Application) -> None:
     if not app[keys.SETTINGS].enable_poller:
         return
     settings = app[keys.SETTINGS]
-    policy = OutboundPolicy.from_lists(settings.multi_tenant, settings.handler_allow_networks,
-                                       settings.handler_deny_networks)
+    policy = app[keys.OUTBOUND_POLICY]
     log.info("outbound policy for deliveries: %s", policy.describe())
     name = settings.replica_name or f"{socket.gethostname()}:{settings.port}"
     dispatcher = Dispatcher(app[keys.DB], DispatcherSettings.from_env(), policy, name)

@@ -56,6 +56,7 @@ def test_help_lists_every_option_with_its_default() -> None:
     ("WF_AUTH_CACHE_SECONDS", "600", "must be at most 300"),
     ("WF_RETENTION_BATCH", "0", "WF_RETENTION_BATCH='0': must be at least 1"),
     ("WF_QUEUE_SESSION_CHECK_SECONDS", "0", "must be greater than 0"),
+    ("WF_QUEUE_MAX_ANSWER_BYTES", "100", "WF_QUEUE_MAX_ANSWER_BYTES='100': must be at least 256"),
 ])
 def test_an_invalid_value_is_a_clear_startup_error(env: str, value: str, says: str) -> None:
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/x"

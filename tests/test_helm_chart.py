@@ -24,7 +24,7 @@ MULTI_TENANT = {
     "replicaCount": 3,
     "database": {"existingSecret": "wf-db", "existingSecretKey": "url"},
     "multiTenant": {"enabled": True, "adminServiceAccount": "platform:wf-admin",
-                    "handlerAllowNetworks": "10.0.0.0/8,fd00::/8"},
+                    "handlerAllowNetworks": "10.20.30.40/32,fd00:20::40/128"},
     "handlerDenyNetworks": "10.96.0.0/12",
     "migrations": {"job": {"enabled": True}},
     "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
@@ -104,7 +104,7 @@ def test_multi_tenant_release() -> None:
     env = env_of(pod["containers"][0])
     assert env["DATABASE_URL"] == {"secretKeyRef": {"name": "wf-db", "key": "url"}}
     assert env["K8S_ADMIN_SERVICE_ACCOUNT"] == "platform:wf-admin"
-    assert env["WF_HANDLER_ALLOW_NETWORKS"] == "10.0.0.0/8,fd00::/8"
+    assert env["WF_HANDLER_ALLOW_NETWORKS"] == "10.20.30.40/32,fd00:20::40/128"
     assert env["WF_HANDLER_DENY_NETWORKS"] == "10.96.0.0/12"
     assert env["WF_QUEUE_MAX_ATTEMPTS"] == "20"
     assert env["WF_MODE"] == "multi-tenant" and env["WF_TOKEN_AUDIENCE"] == "pg-workflow"

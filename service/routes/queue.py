@@ -7,8 +7,10 @@ import json
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from .. import responses
+from .. import keys, responses
+from ..errors import ApiError
 from ..http import json_text, page_args, tenant_call
+from ..outbound import registration_refusal
 from ..schemas import ID, PAGE_QUERY, SORT_ORDER, URL, Array, Number, Object, Text
 from ..validate import Args, operation
 
@@ -56,10 +58,21 @@ async def enqueue(request: web.Request, args: Args) -> web.Response:
 
 
 @operation(routes, "POST", PREFIX + "/handlers", summary="Register (or refresh) a pod's endpoints",
-           body=HANDLER_BODY, responses={201: responses.REGISTERED}, errors=(410,), tags=("queue",))
+           body=HANDLER_BODY, responses={201: responses.REGISTERED}, errors=(410,), tags=("queue",),
+           description="An endpoint whose host is a literal IP address the outbound policy refuses (link-local, "
+                       "multicast, denied; in multi-tenant mode also loopback or not the registering pod's own "
+                       "address) is a 400 WF_BAD_REQUEST naming the rule, and nothing is stored. Host names are "
+                       "judged at every delivery.")
 async def register_handler(request: web.Request, args: Args) -> web.Response:
     body = args.body
     endpoints = body["endpoints"]
+    # The outbound policy is the service's, not SQL's (it needs the resolver and the deployment's networks);
+    # what a literal address already shows is refused now rather than at every delivery.
+    refused = registration_refusal(request.app[keys.OUTBOUND_POLICY], endpoints, request.remote)
+    if refused is not None:
+        key, refusal = refused
+        raise ApiError(400, "WF_BAD_REQUEST", f"endpoints.{key}: {refusal}",
+                       {"field": f"endpoints.{key}", "rule": refusal.rule})
     params = {
         "pod_id": body.get("podId") or body.get("machineId"),
         "deployment_version": body.get("deploymentVersion"),
