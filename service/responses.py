@@ -66,9 +66,12 @@ def page(item: dict[str, Any]) -> dict[str, Any]:
 EVENT_RESULT = obj(
     {"event": EVENT, "run": RUN, "step": STEP, "hook": HOOK, "wait": WAIT, "maxEvents": INT,
      "events": {"type": "array", "items": EVENT}, "cursor": {"type": ["string", "null"]}, "hasMore": BOOL,
+     "stepCreated": {"const": True},
      "queued": obj({"messageId": TEXT, "created": BOOL}, ("messageId", "created"))},
     description="the appended event and the entity it changed; run_started adds the whole log (events); "
-                "queued: the message sent with the event (enqueue)",
+                "queued: the message sent with the event (enqueue). Spec >= 6 runs: events/cursor/hasMore also "
+                "report the slots a stale eventCount skipped, or everything after sinceCursor; stepCreated: a "
+                "step_started with {stepName, input} created its step",
 )
 
 BINARY = obj({"__type": {"const": "Uint8Array"}, "data": TEXT}, ("__type", "data"))

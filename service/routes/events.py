@@ -52,19 +52,33 @@ EVENT_DATA: dict[str, Object] = {
     "hook_disposed": Object({}),
     "wait_created": Object({"resumeAt": Time()}, required=("resumeAt",)),
     "wait_completed": Object({}),
+    # DevKit 5 (spec >= 6 runs; a spec <= 3 run refuses it in SQL): run attribute changes.
+    "attr_set": Object({"changes": Json(), "writer": Object({"type": Text(min_length=1, max_length=64)}),
+                        "allowReservedAttributes": Json()}, required=("changes", "writer")),
 }
-_NEEDS_DATA = ("run_created", "step_created", "hook_created", "wait_created")
+_NEEDS_DATA = ("run_created", "step_created", "hook_created", "wait_created", "attr_set")
 
 # The run's state the runtime acted on (epoch ms): older than the run's latest
 # external event is a 412 (SQL decides).
 STATE_UPDATED_AT = Integer(minimum=0, maximum=EPOCH_MS_LIMIT,
                            description="epoch ms of the run state the caller saw; stale: 412 WF_PRECONDITION_FAILED")
 
+# DevKit 5 write options (runs with specVersion >= 6; ignored for older runs). SQL
+# decides what they mean: the answer then carries events/cursor/hasMore.
+WRITE_OPTIONS = {
+    "eventCount": Integer(minimum=0, maximum=INT4_MAX,
+                          description="events the writer has seen; a stale count is reported, never refused"),
+    "sinceCursor": Text(min_length=1, max_length=64,
+                        description="answer every event after this cursor (a position or an event id of the run)"),
+    "skipPreload": Boolean(description="run_started: answer without the run's log"),
+}
+
 EVENT_BODY = Tagged("eventType", Object({
     "correlationId": ID,
     "specVersion": Integer(minimum=0, maximum=INT4_MAX),
     "resolveData": RESOLVE_DATA,
     "stateUpdatedAt": STATE_UPDATED_AT,
+    **WRITE_OPTIONS,
     "enqueue": Object({
         "queueName": QUEUE_NAME,
         "message": Object({}),
@@ -99,10 +113,17 @@ async def create_event(request: web.Request, args: Args) -> web.Response:
         # sends it) or the query string; SQL answers 412 when it is stale.
         "state_updated_at": _first(body.get("stateUpdatedAt"), args.query["stateUpdatedAt"]),
         "enqueue": None if body.get("enqueue") is None else Jsonb(body["enqueue"]),
+        "options": _write_options(body),
     }
     result = await tenant_call(request, "create_event", params)
     metrics.event_created(params["event_type"])
     return json_text(result)
+
+
+def _write_options(body: dict[str, object]) -> Jsonb | None:
+    """The DevKit 5 write options the body carries, or None (a DevKit 4 write: SQL takes the same path as before)."""
+    options = {name: body[name] for name in WRITE_OPTIONS if body.get(name) is not None}
+    return Jsonb(options) if options else None
 
 
 def _first(*values: int | None) -> int | None:
