@@ -74,6 +74,12 @@ EVENT_RESULT = obj(
                 "step_started with {stepName, input} created its step",
 )
 
+EVENT_BATCH_RESULT = obj({"results": {"type": "array", "items": obj({
+    "status": INT, "error": TEXT, "message": TEXT, "event": EVENT, "run": RUN, "step": STEP, "hook": HOOK, "wait": WAIT,
+    "stepCreated": {"const": True}}, ("status",))}}, ("results",),
+    description="one outcome per submitted event, in order: status 200 with the event and its entity, or the status, "
+                "WF_ code (error) and message its single create would have failed with")
+
 BINARY = obj({"__type": {"const": "Uint8Array"}, "data": TEXT}, ("__type", "data"))
 MESSAGE = obj({
     "messageId": TEXT, "queueName": TEXT, "status": TEXT, "deploymentId": TEXT, "runId": TEXT,

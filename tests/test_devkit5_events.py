@@ -171,3 +171,40 @@ async def test_hook_and_cancel_members(client: aiohttp.ClientSession) -> None:
     assert status == 200 and body["run"]["status"] == "cancelled", body
     assert body["event"]["eventData"] == {"cancelReason": "operator request"}
     assert body["run"]["encryptionPublicKey"] == "cHVibGljLWtleQ=="
+
+
+async def test_create_batch(client: aiohttp.ClientSession) -> None:
+    run_id = await new_run5(client)
+
+    def item(event_type: str, correlation_id: str, data: Any = None) -> dict[str, Any]:
+        ev: dict[str, Any] = {"eventType": event_type, "correlationId": correlation_id, "specVersion": SPEC}
+        if data is not None:
+            ev["eventData"] = data
+        return {"event": ev}
+
+    pair = [item("step_created", "s1", {"stepName": "a", "input": binary(b"1")}), item("step_started", "s1")]
+    async with client.post(f"runs/{run_id}/event-batches", json={"events": [
+            *pair, item("wait_created", "w1", {"resumeAt": "2999-01-01T00:00:00Z"})]}) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert [r["status"] for r in body["results"]] == [200, 200, 200], body
+    assert [r["event"]["eventId"] for r in body["results"]] == [slot(3), slot(4), slot(5)]
+    assert body["results"][1]["step"]["status"] == "running"
+
+    # The same pair again (a retry, or another writer): both refused, nothing appended.
+    async with client.post(f"runs/{run_id}/event-batches", json={"events": pair}) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert [(r["status"], r["error"]) for r in body["results"]] == [(409, "WF_STEP_EXISTS"), (409, "WF_STEP_EXISTS")]
+    status, page = await get(client, f"runs/{run_id}/events")
+    assert len(page["data"]) == 5
+
+    async with client.post(f"runs/{run_id}/event-batches", json={"events": []}) as resp:
+        assert resp.status == 400 and (await resp.json())["code"] == "WF_BAD_REQUEST"
+    async with client.post(f"runs/{run_id}/event-batches", json={"events": [item("nope", "x")]}) as resp:
+        assert resp.status == 400
+    status, body = await event(client, None, "run_created", data={
+        "deploymentId": "dep-4", "workflowName": "w", "input": binary(b"x")})
+    assert status == 200, body
+    async with client.post(f"runs/{body['run']['runId']}/event-batches", json={"events": pair}) as resp:
+        assert resp.status == 400, "a DevKit 4 run takes no batch"

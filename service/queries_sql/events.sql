@@ -14,6 +14,10 @@ SELECT workflow.create_event(ctx.app_id, %(run_id)s, %(event_type)s, %(correlati
                              %(enqueue)s::jsonb, %(options)s::jsonb)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
+-- name: create_event_batch
+SELECT workflow.create_event_batch(ctx.app_id, %(run_id)s, %(events)s, %(resolve_data)s)::text
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
+
 -- name: get_run
 SELECT workflow.get_run(ctx.app_id, %(run_id)s, %(resolve_data)s)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
