@@ -208,3 +208,32 @@ async def test_create_batch(client: aiohttp.ClientSession) -> None:
     assert status == 200, body
     async with client.post(f"runs/{body['run']['runId']}/event-batches", json={"events": pair}) as resp:
         assert resp.status == 400, "a DevKit 4 run takes no batch"
+
+
+async def test_lazy_hook_resume(client: aiohttp.ClientSession) -> None:
+    run_id = await new_run5(client)
+    token = f"resume-{run_id}"
+    status, body = await post(client, run_id, "hook_created", "h1", {"token": token})
+    assert status == 200, body
+    status, hook = await get(client, f"hooks/by-token/{token}")
+    assert status == 200 and hook["resumeCapabilities"] == {"hookResumeDedupVersion": 1}, hook
+
+    # The producer's write and the queue consumer's re-ensure converge on one event.
+    payload = {"payload": binary(b"resume")}
+    first, again = await asyncio.gather(
+        post(client, run_id, "hook_received", "h1", payload, resumeId="res-1", resumePayloadDigest="sha-1"),
+        post(client, run_id, "hook_received", "h1", payload, resumeId="res-1", resumePayloadDigest="sha-1",
+             preloadEvents=True))
+    assert first[0] == again[0] == 200, (first, again)
+    assert first[1]["event"]["eventId"] == again[1]["event"]["eventId"]
+    assert first[1]["event"]["resumeId"] == "res-1"
+    status, page = await get(client, f"runs/{run_id}/events")
+    assert [e["eventType"] for e in page["data"]].count("hook_received") == 1
+    # preloadEvents: the run, maxEvents and the complete log, as run_started answers it.
+    preload = again[1]
+    assert preload["run"]["runId"] == run_id and preload["hasMore"] is False and "maxEvents" in preload
+    assert [e["eventId"] for e in preload["events"]] == [e["eventId"] for e in page["data"]]
+
+    status, body = await post(client, run_id, "hook_received", "h1", payload, resumeId="res-1",
+                              resumePayloadDigest="sha-other")
+    assert status == 409 and body["code"] == "WF_RESUME_CONFLICT", body

@@ -74,6 +74,11 @@ WRITE_OPTIONS = {
     "sinceCursor": Text(min_length=1, max_length=64,
                         description="answer every event after this cursor (a position or an event id of the run)"),
     "skipPreload": Boolean(description="run_started: answer without the run's log"),
+    "resumeId": Text(min_length=1, max_length=256,
+                     description="hook_received: idempotency key; a repeat answers the same event"),
+    "resumePayloadDigest": Text(min_length=1, max_length=256,
+                                description="hook_received: digest of the payload, recorded with resumeId"),
+    "preloadEvents": Boolean(description="hook_received: also answer the run and its whole log"),
 }
 
 EVENT_BODY = Tagged("eventType", Object({

@@ -63,7 +63,8 @@ BEGIN
       BEGIN
         v_results := v_results || (jsonb_build_object('status', 200)
           || workflow.create_event_v6(v_app, p_run_id, v_type, v_correlation, v_event -> 'eventData',
-                                      (v_event ->> 'specVersion')::integer, v_resolve, NULL, NULL, true)::jsonb);
+                                      (v_event ->> 'specVersion')::integer, v_resolve,
+                                      '{"skipPreload": true}')::jsonb);
       EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT, v_hint = PG_EXCEPTION_HINT;
         IF v_state !~ '^PW4' THEN

@@ -67,6 +67,17 @@ ALTER TABLE workflow.events
     'step_created', 'step_started', 'step_completed', 'step_failed', 'step_retrying',
     'hook_created', 'hook_received', 'hook_disposed', 'hook_conflict',
     'wait_created', 'wait_completed', 'attr_set'));
+ALTER TABLE workflow.events
+  ADD COLUMN resume_id text,
+  ADD COLUMN resume_payload_digest text;
+COMMENT ON COLUMN workflow.events.resume_id IS
+  'hook_received of a spec >= 6 run: the lazy resume''s idempotency key (CreateEventParams.resumeId); one event per '
+  '(run, resumeId), so the producer''s write and the queue consumer''s re-ensure converge.';
+COMMENT ON COLUMN workflow.events.resume_payload_digest IS
+  'The digest of the resume payload sent with resumeId; a repeat with another digest is refused (409).';
+CREATE UNIQUE INDEX events_by_resume_id ON workflow.events (app_id, run_id, resume_id) WHERE resume_id IS NOT NULL;
+COMMENT ON INDEX workflow.events_by_resume_id IS 'At most one hook_received per (run, resumeId).';
+
 -- Slot ids repeat across runs: an event id names an event only within its run.
 DROP INDEX workflow.events_by_id;
 CREATE UNIQUE INDEX events_by_run_event_id ON workflow.events (app_id, run_id, event_id);
@@ -87,7 +98,8 @@ COMMENT ON FUNCTION workflow.slot_event_id(bigint) IS
 -- append_event with a slot id: same position, same quota, same stored JSON.
 CREATE FUNCTION workflow.append_slot_event(
   p_app workflow.apps, p_run_id text, p_event_type text, p_correlation_id text,
-  p_event_data jsonb, p_spec_version integer, p_now timestamptz)
+  p_event_data jsonb, p_spec_version integer, p_now timestamptz,
+  p_resume_id text DEFAULT NULL, p_resume_payload_digest text DEFAULT NULL)
 RETURNS workflow.events LANGUAGE plpgsql AS $$
 DECLARE
   e workflow.events;
@@ -109,13 +121,15 @@ BEGIN
   e.event_data := p_event_data;
   e.spec_version := p_spec_version;
   e.created_at := p_now;
+  e.resume_id := p_resume_id;
+  e.resume_payload_digest := p_resume_payload_digest;
   e.event_json := workflow.event_json(e, 'all')::text;
   INSERT INTO workflow.events VALUES (e.*);
   RETURN e;
 END $$;
-COMMENT ON FUNCTION workflow.append_slot_event(workflow.apps, text, text, text, jsonb, integer, timestamptz) IS
-  'Appends an event to a spec >= 6 run''s log (caller holds the run lock) under its slot id evnt_<position>; '
-  'enforces maxEventsPerRun.';
+COMMENT ON FUNCTION workflow.append_slot_event(workflow.apps, text, text, text, jsonb, integer, timestamptz, text, text) IS
+  'Appends an event to a spec >= 6 run''s log (caller holds the run lock) under its slot id evnt_<position>, with '
+  'a hook_received''s resumeId and payload digest; enforces maxEventsPerRun.';
 
 -- A run-log cursor: a position (what lists answer), or an event id of the
 -- run, old (wevt_ ULID) or new (evnt_ slot), optionally as eid:<id>.
@@ -328,6 +342,43 @@ COMMENT ON FUNCTION workflow.hook_json(workflow.hooks, text) IS
   'A hook as the API returns it (ownerId and projectId are the app id); resolve_data none strips metadata. Spec >= 6 '
   'hooks also carry isSystem, tokenRetentionUntil and resumeContext.';
 
+CREATE OR REPLACE FUNCTION workflow.event_json(e workflow.events, resolve_data text DEFAULT 'all') RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+           'eventId', e.event_id, 'runId', e.run_id, 'eventType', e.event_type,
+           'correlationId', e.correlation_id, 'specVersion', e.spec_version, 'resumeId', e.resume_id,
+           'createdAt', workflow.iso(e.created_at)))
+      || CASE
+           WHEN e.event_data IS NULL THEN '{}'::jsonb
+           WHEN resolve_data <> 'none' THEN jsonb_build_object('eventData', e.event_data)
+           WHEN jsonb_typeof(e.event_data) <> 'object' THEN '{}'::jsonb
+           WHEN (e.event_data - workflow.event_payload_fields(e.event_type)) = '{}'::jsonb THEN '{}'::jsonb
+           ELSE jsonb_build_object('eventData', e.event_data - workflow.event_payload_fields(e.event_type)) END
+$$;
+COMMENT ON FUNCTION workflow.event_json(workflow.events, text) IS
+  'An event as the API returns it; resolve_data none strips payload members of eventData. A spec >= 6 '
+  'hook_received carries its resumeId.';
+
+-- Hooks of spec >= 6 runs attest the resume dedup (resumeId) on every lookup
+-- by token: computed here, never stored, so switching it off is a deploy.
+CREATE OR REPLACE FUNCTION workflow.get_hook_by_token(p_app_id text, p_token text, p_resolve_data text DEFAULT 'all') RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  h workflow.hooks;
+  v_resolve text := workflow.check_resolve_data(p_resolve_data);
+BEGIN
+  PERFORM workflow.require_app(p_app_id);
+  SELECT * INTO h FROM workflow.hooks WHERE app_id = p_app_id AND token = p_token AND disposed_at IS NULL;
+  IF NOT FOUND THEN
+    PERFORM workflow.refuse('PW404', 'WF_HOOK_NOT_FOUND', 'no live hook holds this token', jsonb_build_object('token', p_token));
+  END IF;
+  RETURN workflow.hook_json(h, v_resolve)
+      || CASE WHEN h.spec_version >= 6 THEN '{"resumeCapabilities": {"hookResumeDedupVersion": 1}}'::jsonb
+              ELSE '{}'::jsonb END;
+END $$;
+COMMENT ON FUNCTION workflow.get_hook_by_token(text, text, text) IS
+  'The live hook holding a token; 404 when none. Spec >= 6 hooks add resumeCapabilities {hookResumeDedupVersion: 1}.';
+
 -- Lazy step_started and resilient run_started carry the step's / run's input.
 CREATE OR REPLACE FUNCTION workflow.event_payload_fields(event_type text) RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -350,16 +401,27 @@ COMMENT ON FUNCTION workflow.event_payload_fields(text) IS
 
 -- The DevKit 5 event write ------------------------------------------------------
 -- create_event for a run whose spec_version >= 6: the DevKit 4 body
--- (create_event_v4) with the differences listed at the top. p_event_count:
--- the events the writer had seen (NULL: none named); p_since_cursor: answer
--- the events after this cursor; p_skip_preload: run_started answers no log.
+-- (create_event_v4) with the differences listed at the top. p_options, the
+-- write parameters of @workflow/world 5.x (NULL: none):
+--   eventCount           the events the writer had seen (bump and report);
+--   sinceCursor          answer the events after this cursor;
+--   skipPreload          run_started answers no log;
+--   resumeId             hook_received: one event per (run, resumeId), repeats answer it again;
+--   resumePayloadDigest  hook_received: recorded with resumeId; a repeat with another digest is 409;
+--   preloadEvents        hook_received: answer the run and its whole log (replay starts from it).
 CREATE FUNCTION workflow.create_event_v6(
   p_app workflow.apps, p_run_id text, p_event_type text, p_correlation_id text,
-  p_event_data jsonb, p_spec_version integer, p_resolve_data text,
-  p_event_count bigint, p_since_cursor text, p_skip_preload boolean)
+  p_event_data jsonb, p_spec_version integer, p_resolve_data text, p_options jsonb)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   v_app_id text := p_app.app_id;
+  v_options jsonb := coalesce(nullif(p_options, 'null'::jsonb), '{}'::jsonb);
+  p_event_count bigint;
+  p_since_cursor text := v_options ->> 'sinceCursor';
+  v_resume_id text := v_options ->> 'resumeId';
+  v_resume_digest text := v_options ->> 'resumePayloadDigest';
+  v_preload boolean;
+  v_existing workflow.events;
   v_resolve text := workflow.check_resolve_data(p_resolve_data);
   v_data jsonb := nullif(p_event_data, 'null'::jsonb);
   v_now timestamptz;
@@ -390,9 +452,21 @@ BEGIN
   IF p_event_type !~ '^(run_|attr_set)' AND coalesce(p_correlation_id, '') = '' THEN
     PERFORM workflow.refuse('PW400', 'WF_INVALID_EVENT', format('correlationId is required for %s', p_event_type));
   END IF;
-  IF p_event_count < 0 THEN
-    PERFORM workflow.refuse('PW400', 'WF_INVALID_PARAMETER', format('eventCount must be >= 0, not %s', p_event_count));
+  IF jsonb_typeof(v_options) <> 'object'
+     OR jsonb_typeof(coalesce(v_options -> 'eventCount', '0')) NOT IN ('number', 'null')
+     OR coalesce(v_options ->> 'eventCount', '0') !~ '^[0-9]{1,15}$'
+     OR jsonb_typeof(coalesce(v_options -> 'sinceCursor', '""')) NOT IN ('string', 'null')
+     OR jsonb_typeof(coalesce(v_options -> 'skipPreload', 'false')) NOT IN ('boolean', 'null')
+     OR jsonb_typeof(coalesce(v_options -> 'preloadEvents', 'false')) NOT IN ('boolean', 'null')
+     OR jsonb_typeof(coalesce(v_options -> 'resumeId', '"x"')) NOT IN ('string', 'null')
+     OR jsonb_typeof(coalesce(v_options -> 'resumePayloadDigest', '""')) NOT IN ('string', 'null')
+     OR char_length(v_resume_id) NOT BETWEEN 1 AND 256 OR char_length(v_resume_digest) > 256 THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_PARAMETER',
+      'write options must be {eventCount?: integer >= 0, sinceCursor?: string, skipPreload?: boolean, '
+      'resumeId?: string (1..256), resumePayloadDigest?: string (<= 256), preloadEvents?: boolean}');
   END IF;
+  p_event_count := (v_options ->> 'eventCount')::bigint;
+  v_preload := coalesce((v_options ->> 'preloadEvents')::boolean, false) AND p_event_type = 'hook_received';
   IF v_data ? 'encryptionPublicKey' AND jsonb_typeof(v_data -> 'encryptionPublicKey') NOT IN ('string', 'null') THEN
     PERFORM workflow.refuse('PW400', 'WF_INVALID_EVENT', 'eventData.encryptionPublicKey must be a string');
   END IF;
@@ -481,7 +555,7 @@ BEGIN
       v_event := workflow.append_slot_event(p_app, p_run_id, 'run_started', NULL, NULL, p_spec_version, v_now);
     END IF;
     v_answer := jsonb_build_object('run', workflow.run_json(v_run, v_resolve), 'maxEvents', p_app.max_events_per_run);
-    IF NOT coalesce(p_skip_preload, false) THEN
+    IF NOT coalesce((v_options ->> 'skipPreload')::boolean, false) THEN
       -- The whole log (the runtime's replay then needs no events.list).
       v_text := jsonb_build_object('hasMore', false, 'cursor',
                   (SELECT e.run_ordinal::text FROM workflow.events e
@@ -688,6 +762,25 @@ BEGIN
     END IF;
 
   WHEN 'hook_received', 'hook_disposed' THEN
+    -- Lazy hook resume: the producer's direct write and the queue consumer's
+    -- re-ensure carry the same resumeId and converge on one event.
+    IF p_event_type = 'hook_received' AND v_resume_id IS NOT NULL THEN
+      SELECT * INTO v_existing FROM workflow.events
+       WHERE app_id = v_app_id AND run_id = p_run_id AND resume_id = v_resume_id;
+      IF FOUND THEN
+        IF v_existing.correlation_id IS DISTINCT FROM p_correlation_id
+           OR v_existing.resume_payload_digest <> v_resume_digest THEN
+          PERFORM workflow.refuse('PW409', 'WF_RESUME_CONFLICT',
+            format('resumeId %s of run %s already resumed hook %s with another payload', v_resume_id, p_run_id,
+                   v_existing.correlation_id),
+            jsonb_build_object('runId', p_run_id, 'resumeId', v_resume_id, 'hookId', v_existing.correlation_id));
+        END IF;
+        SELECT * INTO v_hook FROM workflow.hooks
+         WHERE app_id = v_app_id AND run_id = p_run_id AND hook_id = p_correlation_id;
+        v_event := v_existing;
+      END IF;
+    END IF;
+    IF v_event.event_id IS NULL THEN
     SELECT * INTO v_hook FROM workflow.hooks
      WHERE app_id = v_app_id AND run_id = p_run_id AND hook_id = p_correlation_id FOR UPDATE;
     IF NOT FOUND OR (p_event_type = 'hook_received' AND v_hook.disposed_at IS NOT NULL) THEN
@@ -701,8 +794,18 @@ BEGIN
       UPDATE workflow.hooks SET disposed_at = v_now
        WHERE app_id = v_app_id AND run_id = p_run_id AND hook_id = p_correlation_id RETURNING * INTO v_hook;
     END IF;
-    v_event := workflow.append_slot_event(p_app, p_run_id, p_event_type, p_correlation_id, v_data, p_spec_version, v_now);
+    v_event := workflow.append_slot_event(p_app, p_run_id, p_event_type, p_correlation_id, v_data, p_spec_version, v_now,
+                                          CASE WHEN p_event_type = 'hook_received' THEN v_resume_id END,
+                                          CASE WHEN p_event_type = 'hook_received' THEN v_resume_digest END);
+    END IF;
     v_answer := jsonb_build_object('hook', workflow.hook_json(v_hook, v_resolve));
+    IF v_preload THEN
+      -- The replay log as the run_started answer has it, read in this
+      -- transaction (so it holds every event committed before this one).
+      v_answer := v_answer || jsonb_build_object('run', workflow.run_json(v_run, v_resolve),
+                                                 'maxEvents', p_app.max_events_per_run);
+      v_since := 0;
+    END IF;
 
   WHEN 'wait_created' THEN
     IF v_terminal THEN
@@ -744,17 +847,20 @@ BEGIN
   -- report of bump-and-report: the slots between the writer's eventCount
   -- and the ones this write took, when there are any.
   IF v_since IS NOT NULL THEN
-    RETURN left(v_text, -1) || ', ' || substr(workflow.run_events_page(v_app_id, p_run_id, v_since, NULL, 1000, v_resolve), 2);
+    -- (a preload must be the complete log: it pages up to the run's event quota)
+    RETURN left(v_text, -1) || ', ' || substr(workflow.run_events_page(v_app_id, p_run_id, v_since, NULL,
+      CASE WHEN v_preload THEN p_app.max_events_per_run ELSE 1000 END, v_resolve), 2);
   ELSIF p_event_count < v_tail THEN
     RETURN left(v_text, -1) || ', ' || substr(workflow.run_events_page(v_app_id, p_run_id, p_event_count, v_tail + 1, 1000, v_resolve), 2);
   END IF;
   RETURN v_text;
 END $$;
-COMMENT ON FUNCTION workflow.create_event_v6(workflow.apps, text, text, text, jsonb, integer, text, bigint, text, boolean) IS
+COMMENT ON FUNCTION workflow.create_event_v6(workflow.apps, text, text, text, jsonb, integer, text, jsonb) IS
   'create_event for spec >= 6 runs (DevKit 5, docs/devkit5.md): slot event ids, bump-and-report against '
-  'p_event_count (the answer''s events/cursor/hasMore hold the skipped slots; no 412), p_since_cursor deltas, '
-  'lazy step start (stepCreated), error bytes as given, attributes and attr_set, hook and run 5.x members. '
-  'Called by create_event (which checked the app) with the run''s spec >= 6.';
+  'p_options.eventCount (the answer''s events/cursor/hasMore hold the skipped slots; no 412), sinceCursor deltas, '
+  'skipPreload, hook_received resumeId dedup and preloadEvents, lazy step start (stepCreated), error bytes as given, '
+  'attributes and attr_set, hook and run 5.x members. Called by create_event (which checked the app) with the '
+  'run''s spec >= 6.';
 
 -- Routing: each run keeps the protocol it was created under ----------------------
 CREATE FUNCTION workflow.event_run_spec(p_app_id text, p_run_id text, p_event_type text, p_spec_version integer)
@@ -783,7 +889,7 @@ BEGIN
   IF workflow.event_run_spec(p_app_id, p_run_id, p_event_type, p_spec_version) >= 6 THEN
     -- DevKit 5 has no stateUpdatedAt: the slot allocation replaces the guard.
     RETURN workflow.create_event_v6(v_app, p_run_id, p_event_type, p_correlation_id, p_event_data, p_spec_version,
-                                    p_resolve_data, NULL, NULL, false);
+                                    p_resolve_data, NULL);
   END IF;
   RETURN workflow.create_event_v4(p_app_id, p_run_id, p_event_type, p_correlation_id, p_event_data, p_spec_version,
                                   p_resolve_data, p_state_updated_at);
@@ -794,7 +900,7 @@ COMMENT ON FUNCTION workflow.create_event(text, text, text, text, jsonb, integer
   'PWnnn SQLSTATEs.';
 
 -- The service's entry point: the nine-argument form plus the DevKit 5 write
--- options {eventCount?, sinceCursor?, skipPreload?} (used by spec >= 6 runs only).
+-- options (see create_event_v6; used by spec >= 6 runs only).
 CREATE FUNCTION workflow.create_event(
   p_app_id text, p_run_id text, p_event_type text, p_correlation_id text,
   p_event_data jsonb, p_spec_version integer, p_resolve_data text, p_state_updated_at bigint,
@@ -803,9 +909,6 @@ RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   v_app workflow.apps := workflow.require_app(p_app_id);
   v_options jsonb := nullif(p_options, 'null'::jsonb);
-  v_count jsonb := nullif(v_options -> 'eventCount', 'null'::jsonb);
-  v_cursor jsonb := nullif(v_options -> 'sinceCursor', 'null'::jsonb);
-  v_skip jsonb := nullif(v_options -> 'skipPreload', 'null'::jsonb);
   v_result text;
   v_queued jsonb;
 BEGIN
@@ -814,19 +917,11 @@ BEGIN
     RETURN workflow.create_event(p_app_id, p_run_id, p_event_type, p_correlation_id, p_event_data,
                                  p_spec_version, p_resolve_data, p_state_updated_at, p_enqueue);
   END IF;
-  IF jsonb_typeof(v_options) <> 'object'
-     OR (v_count IS NOT NULL AND (jsonb_typeof(v_count) <> 'number' OR v_count::text !~ '^[0-9]{1,15}$'))
-     OR (v_cursor IS NOT NULL AND jsonb_typeof(v_cursor) <> 'string')
-     OR (v_skip IS NOT NULL AND jsonb_typeof(v_skip) <> 'boolean') THEN
-    PERFORM workflow.refuse('PW400', 'WF_INVALID_PARAMETER',
-      'write options must be {eventCount?: integer >= 0, sinceCursor?: string, skipPreload?: boolean}');
-  END IF;
   IF p_enqueue IS NOT NULL AND p_enqueue <> 'null'::jsonb THEN
     PERFORM workflow.event_message_check(p_run_id, p_event_type, p_correlation_id, p_enqueue);
   END IF;
   v_result := workflow.create_event_v6(v_app, p_run_id, p_event_type, p_correlation_id, p_event_data, p_spec_version,
-                                       p_resolve_data, (v_count #>> '{}')::bigint, v_cursor #>> '{}',
-                                       coalesce((v_skip #>> '{}')::boolean, false));
+                                       p_resolve_data, v_options);
   IF p_enqueue IS NULL OR p_enqueue = 'null'::jsonb THEN
     RETURN v_result;
   END IF;
@@ -840,9 +935,9 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION workflow.create_event(text, text, text, text, jsonb, integer, text, bigint, jsonb, jsonb) IS
   'create_event with the message it makes necessary (p_enqueue, see the nine-argument form) and, for spec >= 6 '
-  'runs, the DevKit 5 write options p_options {eventCount, sinceCursor, skipPreload}: the answer then carries '
-  'events/cursor/hasMore (the skipped slots, or everything after sinceCursor). p_options NULL, or a spec <= 5 run: '
-  'exactly the nine-argument form.';
+  'runs, the DevKit 5 write options p_options {eventCount, sinceCursor, skipPreload, resumeId, resumePayloadDigest, '
+  'preloadEvents} (see create_event_v6): the answer then carries events/cursor/hasMore (the skipped slots, everything '
+  'after sinceCursor, or the whole log). p_options NULL, or a spec <= 5 run: exactly the nine-argument form.';
 
 -- Event lists: a run's log pages from a position or from an event id.
 CREATE OR REPLACE FUNCTION workflow.list_events(
@@ -879,12 +974,13 @@ COMMENT ON FUNCTION workflow.list_events(text, text, text, integer, text, text, 
 SELECT workflow.expose_api('workflow.create_event(text, text, text, text, jsonb, integer, text, bigint)');
 SELECT workflow.expose_api('workflow.create_event(text, text, text, text, jsonb, integer, text, bigint, jsonb, jsonb)');
 SELECT workflow.expose_api('workflow.list_events(text, text, text, integer, text, text, text)');
+SELECT workflow.expose_api('workflow.get_hook_by_token(text, text, text)');
 SELECT workflow.expose_internal(f::regprocedure) FROM unnest(ARRAY[
   'workflow.create_event_v4(text, text, text, text, jsonb, integer, text, bigint)',
-  'workflow.create_event_v6(workflow.apps, text, text, text, jsonb, integer, text, bigint, text, boolean)',
+  'workflow.create_event_v6(workflow.apps, text, text, text, jsonb, integer, text, jsonb)',
   'workflow.event_run_spec(text, text, text, integer)',
   'workflow.slot_event_id(bigint)',
-  'workflow.append_slot_event(workflow.apps, text, text, text, jsonb, integer, timestamptz)',
+  'workflow.append_slot_event(workflow.apps, text, text, text, jsonb, integer, timestamptz, text, text)',
   'workflow.event_cursor(text, text, text)',
   'workflow.attributes_merge(jsonb, jsonb, boolean)',
   'workflow.attributes_seed(jsonb, text)',
@@ -893,6 +989,7 @@ SELECT workflow.expose_internal(f::regprocedure) FROM unnest(ARRAY[
   'workflow.run_json(workflow.runs, text)',
   'workflow.step_json(workflow.steps, text)',
   'workflow.hook_json(workflow.hooks, text)',
-  'workflow.event_payload_fields(text)']) f;
+  'workflow.event_payload_fields(text)',
+  'workflow.event_json(workflow.events, text)']) f;
 
 COMMIT;

@@ -9,14 +9,14 @@ DROP FUNCTION workflow.create_event(text, text, text, text, jsonb, integer, text
 ALTER FUNCTION workflow.create_event_v4(text, text, text, text, jsonb, integer, text, bigint) RENAME TO create_event;
 SELECT workflow.expose_api('workflow.create_event(text, text, text, text, jsonb, integer, text, bigint)');
 
-DROP FUNCTION workflow.create_event_v6(workflow.apps, text, text, text, jsonb, integer, text, bigint, text, boolean);
+DROP FUNCTION workflow.create_event_v6(workflow.apps, text, text, text, jsonb, integer, text, jsonb);
 DROP FUNCTION workflow.event_run_spec(text, text, text, integer);
 DROP FUNCTION workflow.run_events_page(text, text, bigint, bigint, integer, text);
 DROP FUNCTION workflow.hook_resume_context(workflow.runs);
 DROP FUNCTION workflow.attributes_seed(jsonb, text);
 DROP FUNCTION workflow.attributes_merge(jsonb, jsonb, boolean);
 DROP FUNCTION workflow.event_cursor(text, text, text);
-DROP FUNCTION workflow.append_slot_event(workflow.apps, text, text, text, jsonb, integer, timestamptz);
+DROP FUNCTION workflow.append_slot_event(workflow.apps, text, text, text, jsonb, integer, timestamptz, text, text);
 DROP FUNCTION workflow.slot_event_id(bigint);
 
 -- As reads defined it.
@@ -106,11 +106,45 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     ELSE ARRAY[]::text[] END
 $$;
 COMMENT ON FUNCTION workflow.event_payload_fields(text) IS 'The eventData members that carry payloads for an event type; resolveData=none removes them.';
+CREATE OR REPLACE FUNCTION workflow.event_json(e workflow.events, resolve_data text DEFAULT 'all') RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object(
+           'eventId', e.event_id, 'runId', e.run_id, 'eventType', e.event_type,
+           'correlationId', e.correlation_id, 'specVersion', e.spec_version,
+           'createdAt', workflow.iso(e.created_at)))
+      || CASE
+           WHEN e.event_data IS NULL THEN '{}'::jsonb
+           WHEN resolve_data <> 'none' THEN jsonb_build_object('eventData', e.event_data)
+           WHEN jsonb_typeof(e.event_data) <> 'object' THEN '{}'::jsonb
+           WHEN (e.event_data - workflow.event_payload_fields(e.event_type)) = '{}'::jsonb THEN '{}'::jsonb
+           ELSE jsonb_build_object('eventData', e.event_data - workflow.event_payload_fields(e.event_type)) END
+$$;
+COMMENT ON FUNCTION workflow.event_json(workflow.events, text) IS 'An event as the API returns it; resolve_data none strips payload members of eventData.';
 SELECT workflow.expose_internal(f::regprocedure) FROM unnest(ARRAY[
   'workflow.run_json(workflow.runs, text)', 'workflow.step_json(workflow.steps, text)',
-  'workflow.hook_json(workflow.hooks, text)', 'workflow.event_payload_fields(text)']) f;
+  'workflow.hook_json(workflow.hooks, text)', 'workflow.event_payload_fields(text)',
+  'workflow.event_json(workflow.events, text)']) f;
+
+-- As reads defined it.
+CREATE OR REPLACE FUNCTION workflow.get_hook_by_token(p_app_id text, p_token text, p_resolve_data text DEFAULT 'all') RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  h workflow.hooks;
+  v_resolve text := workflow.check_resolve_data(p_resolve_data);
+BEGIN
+  PERFORM workflow.require_app(p_app_id);
+  SELECT * INTO h FROM workflow.hooks WHERE app_id = p_app_id AND token = p_token AND disposed_at IS NULL;
+  IF NOT FOUND THEN
+    PERFORM workflow.refuse('PW404', 'WF_HOOK_NOT_FOUND', 'no live hook holds this token', jsonb_build_object('token', p_token));
+  END IF;
+  RETURN workflow.hook_json(h, v_resolve);
+END $$;
+COMMENT ON FUNCTION workflow.get_hook_by_token(text, text, text) IS 'The live hook holding a token; 404 when none.';
+SELECT workflow.expose_api('workflow.get_hook_by_token(text, text, text)');
 
 DROP INDEX workflow.events_by_run_event_id;
+DROP INDEX workflow.events_by_resume_id;
+ALTER TABLE workflow.events DROP COLUMN resume_id, DROP COLUMN resume_payload_digest;
 CREATE UNIQUE INDEX events_by_id ON workflow.events (app_id, event_id);
 COMMENT ON COLUMN workflow.events.event_id IS 'Public id: wevt_ + ULID of (created_at, event_seq), so ids sort like the log.';
 ALTER TABLE workflow.events

@@ -3,7 +3,7 @@
 -- bytes, attributes, 5.x hook and run members, event-id cursors.
 BEGIN;
 SELECT set_config('workflow.app_id', 'tap_dk5', false);
-SELECT plan(53);
+SELECT plan(61);
 SELECT workflow.ensure_app('tap_dk5');
 
 -- ev(run, type, correlation, data, options): a spec-7 write through the service's entry point.
@@ -144,6 +144,26 @@ SELECT is(:'hook'::jsonb #> '{hook,resumeContext}',
           'and answers a resumeContext taken from its run');
 SELECT throws_ok(pg_temp.ev_sql(:run, 'hook_created', 'h2', '{"token":"t2","isSystem":"yes"}'), 'PW400', NULL,
                  'a non-boolean isSystem: 400');
+
+-- Lazy hook resume: resumeId dedup, preloadEvents, resumeCapabilities
+SELECT pg_temp.ev(:run, 'hook_received', 'h1', '{"payload":1}', '{"resumeId":"r1","resumePayloadDigest":"d1"}') AS resumed \gset
+SELECT is(:'resumed'::jsonb #>> '{event,resumeId}', 'r1', 'hook_received keeps its resumeId');
+SELECT is(pg_temp.ev(:run, 'hook_received', 'h1', '{"payload":1}', '{"resumeId":"r1","resumePayloadDigest":"d1"}') #>> '{event,eventId}',
+          :'resumed'::jsonb #>> '{event,eventId}', 'the same resumeId again answers the same event');
+SELECT is((SELECT count(*) FROM workflow.events WHERE app_id = 'tap_dk5' AND run_id = :run AND event_type = 'hook_received'),
+          1::bigint, 'and appends nothing');
+SELECT throws_ok(pg_temp.ev_sql(:run, 'hook_received', 'h1', '{"payload":2}', '{"resumeId":"r1","resumePayloadDigest":"d2"}'),
+                 'PW409', NULL, 'the same resumeId with another payload digest: 409');
+SELECT pg_temp.ev(:run, 'hook_received', 'h1', '{"payload":3}', '{"resumeId":"r2","preloadEvents":true}') AS preload \gset
+SELECT is((:'preload'::jsonb #>> '{run,runId}', :'preload'::jsonb ? 'maxEvents', :'preload'::jsonb ->> 'hasMore'),
+          (:run::text, true, 'false'::text), 'preloadEvents answers the run, maxEvents and a complete log');
+SELECT is(jsonb_array_length(:'preload'::jsonb -> 'events'),
+          (SELECT count(*)::integer FROM workflow.events WHERE app_id = 'tap_dk5' AND run_id = :run),
+          'the whole log, this event included');
+SELECT is(workflow.get_hook_by_token('tap_dk5', 'dk5-tok') -> 'resumeCapabilities', '{"hookResumeDedupVersion": 1}'::jsonb,
+          'a spec-7 hook looked up by token attests the resume dedup');
+SELECT workflow.create_event('tap_dk5', :old, 'hook_created', 'h1', '{"token":"dk4-tok"}', 3);
+SELECT is(workflow.get_hook_by_token('tap_dk5', 'dk4-tok') ? 'resumeCapabilities', false, 'a spec-3 hook does not');
 
 -- Cursors ---------------------------------------------------------------------------
 SELECT is(workflow.list_events('tap_dk5', :run, NULL, 2, 'evnt_00000000000000000000000003')::jsonb #>> '{data,0,eventId}',
