@@ -237,3 +237,20 @@ async def test_lazy_hook_resume(client: aiohttp.ClientSession) -> None:
     status, body = await post(client, run_id, "hook_received", "h1", payload, resumeId="res-1",
                               resumePayloadDigest="sha-other")
     assert status == 409 and body["code"] == "WF_RESUME_CONFLICT", body
+
+
+async def test_token_retention_outlives_the_run(client: aiohttp.ClientSession) -> None:
+    run_id = await new_run5(client)
+    token = f"kept-{run_id}"
+    status, body = await post(client, run_id, "hook_created", "h1",
+                              {"token": token, "tokenRetentionUntil": "2999-01-01T00:00:00.000Z"})
+    assert status == 200, body
+    status, body = await post(client, run_id, "run_completed", data={"output": binary(b"done")})
+    assert status == 200, body
+    status, hook = await get(client, f"hooks/by-token/{token}")
+    assert status == 200 and hook["runId"] == run_id, "kept hooks stay readable after the run ends"
+    status, body = await post(client, run_id, "hook_received", "h1", {"payload": binary(b"late")})
+    assert status == 404 and body["code"] == "WF_HOOK_NOT_FOUND", body
+    other = await new_run5(client)
+    status, body = await post(client, other, "hook_created", "h1", {"token": token})
+    assert status == 200 and body["event"]["eventType"] == "hook_conflict", "the token is still held"

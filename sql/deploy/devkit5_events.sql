@@ -75,6 +75,9 @@ COMMENT ON COLUMN workflow.events.resume_id IS
   '(run, resumeId), so the producer''s write and the queue consumer''s re-ensure converge.';
 COMMENT ON COLUMN workflow.events.resume_payload_digest IS
   'The digest of the resume payload sent with resumeId; a repeat with another digest is refused (409).';
+-- Built in this transaction, not CONCURRENTLY: replicas waiting for the deploy
+-- lock hold snapshots a concurrent build would wait for (forever). The build
+-- blocks event writes while it reads the event log once (see docs/devkit5.md).
 CREATE UNIQUE INDEX events_by_resume_id ON workflow.events (app_id, run_id, resume_id) WHERE resume_id IS NOT NULL;
 COMMENT ON INDEX workflow.events_by_resume_id IS 'At most one hook_received per (run, resumeId).';
 
@@ -595,8 +598,12 @@ BEGIN
       error_code = CASE WHEN p_event_type = 'run_failed' THEN v_data ->> 'errorCode' END,
       completed_at = v_now, updated_at = v_now
      WHERE app_id = v_app_id AND run_id = p_run_id RETURNING * INTO v_run;
+    -- An ended run frees its hook tokens, except those kept until their
+    -- tokenRetentionUntil (readable, not resumable; freed by the next
+    -- hook_created that wants the token after that time, or hook_disposed).
     UPDATE workflow.hooks SET disposed_at = v_now
-     WHERE app_id = v_app_id AND run_id = p_run_id AND disposed_at IS NULL;
+     WHERE app_id = v_app_id AND run_id = p_run_id AND disposed_at IS NULL
+       AND (token_retention_until IS NULL OR token_retention_until <= v_now);
     UPDATE workflow.waits SET status = 'completed', completed_at = v_now, updated_at = v_now
      WHERE app_id = v_app_id AND run_id = p_run_id AND status = 'waiting';
     v_event := workflow.append_slot_event(p_app, p_run_id, p_event_type, NULL, v_data, p_spec_version, v_now);
@@ -739,6 +746,12 @@ BEGIN
     IF FOUND THEN
       PERFORM workflow.refuse('PW409', 'WF_HOOK_EXISTS', format('hook %s of run %s already exists', p_correlation_id, p_run_id));
     END IF;
+    -- A token kept past its run's end is free again once its retention is over.
+    UPDATE workflow.hooks h SET disposed_at = v_now
+     WHERE h.app_id = v_app_id AND h.token = v_data ->> 'token' AND h.disposed_at IS NULL
+       AND h.token_retention_until <= v_now
+       AND EXISTS (SELECT 1 FROM workflow.runs r WHERE r.app_id = h.app_id AND r.run_id = h.run_id
+                      AND r.status IN ('completed', 'failed', 'cancelled'));
     INSERT INTO workflow.hooks AS h (app_id, run_id, hook_id, token, metadata, is_webhook, spec_version, created_at,
                                      is_system, token_retention_until, resume_context)
     VALUES (v_app_id, p_run_id, p_correlation_id, v_data ->> 'token', nullif(v_data -> 'metadata', 'null'::jsonb),
@@ -786,6 +799,12 @@ BEGIN
     IF NOT FOUND OR (p_event_type = 'hook_received' AND v_hook.disposed_at IS NOT NULL) THEN
       PERFORM workflow.refuse('PW404', 'WF_HOOK_NOT_FOUND', format('hook %s of run %s not found', p_correlation_id, p_run_id),
                               jsonb_build_object('hookId', p_correlation_id));
+    END IF;
+    IF p_event_type = 'hook_received' AND v_terminal THEN
+      -- a hook kept for its tokenRetentionUntil: readable, never resumed
+      PERFORM workflow.refuse('PW404', 'WF_HOOK_NOT_FOUND',
+        format('hook %s of run %s cannot be resumed: the run is %s', p_correlation_id, p_run_id, v_run.status),
+        jsonb_build_object('hookId', p_correlation_id, 'status', v_run.status));
     END IF;
     IF p_event_type = 'hook_disposed' THEN
       IF v_hook.disposed_at IS NOT NULL THEN

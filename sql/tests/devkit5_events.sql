@@ -3,7 +3,7 @@
 -- bytes, attributes, 5.x hook and run members, event-id cursors.
 BEGIN;
 SELECT set_config('workflow.app_id', 'tap_dk5', false);
-SELECT plan(61);
+SELECT plan(66);
 SELECT workflow.ensure_app('tap_dk5');
 
 -- ev(run, type, correlation, data, options): a spec-7 write through the service's entry point.
@@ -191,6 +191,17 @@ SELECT is((SELECT parent_run_id FROM workflow_analytics.runs WHERE app_id = 'tap
           :run, 'and the parent of a child run');
 SELECT throws_ok(pg_temp.ev_sql(:run, 'attr_set', NULL, '{"changes":[{"key":"a","value":"1"}],"writer":{"type":"workflow"}}'),
                  'PW409', NULL, 'attr_set on an ended run: 409');
+
+-- Token retention: h1 (kept until 2999) outlives its run's end, readable but not resumable.
+SELECT is(workflow.get_hook_by_token('tap_dk5', 'dk5-tok') ->> 'hookId', 'h1', 'a hook with tokenRetentionUntil stays readable after its run ends');
+SELECT throws_ok(pg_temp.ev_sql(:run, 'hook_received', 'h1', '{"payload":9}'), 'PW404', NULL, 'but cannot be resumed');
+SELECT pg_temp.ev('wrun_01ARZ3NDEKTSV4RRFFQ69G5D05', 'hook_created', 'hx', '{"token":"dk5-tok"}') AS taken \gset
+SELECT is(:'taken'::jsonb #>> '{event,eventType}', 'hook_conflict', 'and its token is still held');
+UPDATE workflow.hooks SET token_retention_until = now() - interval '1 second' WHERE app_id = 'tap_dk5' AND run_id = :run AND hook_id = 'h1';
+SELECT is(pg_temp.ev('wrun_01ARZ3NDEKTSV4RRFFQ69G5D05', 'hook_created', 'hy', '{"token":"dk5-tok"}') #>> '{event,eventType}', 'hook_created',
+          'once the retention is over, the next hook_created gets the token');
+SELECT isnt((SELECT disposed_at FROM workflow.hooks WHERE app_id = 'tap_dk5' AND run_id = :run AND hook_id = 'h1'), NULL,
+            'and the old hook is disposed');
 
 SELECT * FROM finish();
 ROLLBACK;
