@@ -47,7 +47,7 @@ EVENT_TYPES = frozenset({
     "run_created", "run_started", "run_completed", "run_failed", "run_cancelled",
     "step_created", "step_started", "step_completed", "step_failed", "step_retrying",
     "hook_created", "hook_received", "hook_disposed", "hook_conflict",
-    "wait_created", "wait_completed",
+    "wait_created", "wait_completed", "attr_set",
 })
 OUTCOMES = frozenset({"done", "timeout", "failed", "refused"})
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

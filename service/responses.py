@@ -66,10 +66,19 @@ def page(item: dict[str, Any]) -> dict[str, Any]:
 EVENT_RESULT = obj(
     {"event": EVENT, "run": RUN, "step": STEP, "hook": HOOK, "wait": WAIT, "maxEvents": INT,
      "events": {"type": "array", "items": EVENT}, "cursor": {"type": ["string", "null"]}, "hasMore": BOOL,
+     "stepCreated": {"const": True},
      "queued": obj({"messageId": TEXT, "created": BOOL}, ("messageId", "created"))},
     description="the appended event and the entity it changed; run_started adds the whole log (events); "
-                "queued: the message sent with the event (enqueue)",
+                "queued: the message sent with the event (enqueue). Spec >= 6 runs: events/cursor/hasMore also "
+                "report the slots a stale eventCount skipped, or everything after sinceCursor; stepCreated: a "
+                "step_started with {stepName, input} created its step",
 )
+
+EVENT_BATCH_RESULT = obj({"results": {"type": "array", "items": obj({
+    "status": INT, "error": TEXT, "message": TEXT, "event": EVENT, "run": RUN, "step": STEP, "hook": HOOK, "wait": WAIT,
+    "stepCreated": {"const": True}}, ("status",))}}, ("results",),
+    description="one outcome per submitted event, in order: status 200 with the event and its entity, or the status, "
+                "WF_ code (error) and message its single create would have failed with")
 
 BINARY = obj({"__type": {"const": "Uint8Array"}, "data": TEXT}, ("__type", "data"))
 MESSAGE = obj({

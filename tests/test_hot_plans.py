@@ -124,7 +124,16 @@ def event(event_type: str, correlation_id: str | None = None, data: dict[str, An
           enqueue: dict[str, Any] | None = None, run_id: str | None = RUN) -> dict[str, Any]:
     return {"run_id": run_id, "event_type": event_type, "correlation_id": correlation_id,
             "event_data": None if data is None else Jsonb(data), "spec_version": 3, "resolve_data": None,
-            "state_updated_at": None, "enqueue": None if enqueue is None else Jsonb(enqueue)}
+            "state_updated_at": None, "enqueue": None if enqueue is None else Jsonb(enqueue), "options": None}
+
+
+RUN5 = "wrun_01ARZ3NDEKTSV4RRFFQ69G5G05"
+
+
+def event5(event_type: str, correlation_id: str | None = None, data: dict[str, Any] | None = None,
+           **options: Any) -> dict[str, Any]:
+    """A DevKit 5 (spec 7) write: slot ids, bump-and-report, sinceCursor deltas."""
+    return {**event(event_type, correlation_id, data, run_id=RUN5), "spec_version": 7, "options": Jsonb(options)}
 
 
 def step_message(step_id: str) -> dict[str, Any]:
@@ -148,6 +157,19 @@ TENANT_PATH: list[tuple[str, str, dict[str, Any]]] = [
     ("wait_completed", "create_event", event("wait_completed", "w1")),
     ("hook_created", "create_event", event("hook_created", "h1", {"token": "tok_new"})),
     ("hook_received", "create_event", event("hook_received", "h1", {"payload": 1})),
+    ("run_created (spec 7)", "create_event",
+     event5("run_created", data={"deploymentId": "v1", "workflowName": "wf", "input": [], "attributes": {"a": "1"}})),
+    ("run_started (spec 7)", "create_event", event5("run_started", eventCount=1)),
+    ("lazy step_started (spec 7)", "create_event", event5("step_started", "s1", {"stepName": "add", "input": []})),
+    ("step_completed+sinceCursor (spec 7)", "create_event",
+     event5("step_completed", "s1", {"result": 2}, sinceCursor="2")),
+    ("wait_created, stale eventCount (spec 7)", "create_event",
+     event5("wait_created", "w1", {"resumeAt": "2026-11-30T05:00:00.000Z"}, eventCount=2)),
+    ("attr_set (spec 7)", "create_event",
+     event5("attr_set", data={"changes": [{"key": "b", "value": "2"}], "writer": {"type": "workflow"}}, eventCount=6)),
+    ("list_events, slot cursor (spec 7)", "list_events",
+     {"run_id": RUN5, "correlation_id": None, "limit": 100, "cursor": "evnt_00000000000000000000000002",
+      "sort_order": None, "resolve_data": None}),
     ("get_run", "get_run", {"run_id": RUN, "resolve_data": None}),
     ("list_events", "list_events", {"run_id": RUN, "correlation_id": None, "limit": 100, "cursor": None,
                                     "sort_order": None, "resolve_data": None}),

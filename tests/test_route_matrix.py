@@ -34,6 +34,8 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/apps"): {"appId": "matrix-created"},
     ("POST", "/api/v1/apps/{appId}/runs/{runId}/events"): {
         "eventType": "run_created", "eventData": {"deploymentId": "d", "workflowName": "w", "input": None}},
+    ("POST", "/api/v1/apps/{appId}/runs/{runId}/event-batches"): {
+        "events": [{"event": {"eventType": "wait_completed", "correlationId": "w1"}}]},
     ("PUT", "/api/v1/apps/{appId}/runs/{runId}/streams/{name}"): {"data": "chunk"},
     ("POST", "/api/v1/apps/{appId}/queue"): {
         "queueName": "__wkf_step_s", "message": {"workflowRunId": RUN_ID}, "delaySeconds": 3600},

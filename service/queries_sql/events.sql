@@ -6,12 +6,16 @@
 SELECT workflow.ensure_app(%(app_id)s);
 
 -- name: schema_ready
-SELECT to_regprocedure('workflow.create_event(text, text, text, text, jsonb, integer, text, bigint, jsonb)') IS NOT NULL;
+SELECT to_regprocedure('workflow.create_event(text, text, text, text, jsonb, integer, text, bigint, jsonb, jsonb)') IS NOT NULL;
 
 -- name: create_event
 SELECT workflow.create_event(ctx.app_id, %(run_id)s, %(event_type)s, %(correlation_id)s,
                              %(event_data)s, %(spec_version)s, %(resolve_data)s, %(state_updated_at)s::bigint,
-                             %(enqueue)s::jsonb)::text
+                             %(enqueue)s::jsonb, %(options)s::jsonb)::text
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
+
+-- name: create_event_batch
+SELECT workflow.create_event_batch(ctx.app_id, %(run_id)s, %(events)s, %(resolve_data)s)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: get_run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
@@ -13,6 +15,7 @@ from ..schemas import (
     INT4_MAX,
     PAGE_QUERY,
     RESOLVE_DATA,
+    Array,
     Boolean,
     Integer,
     Json,
@@ -52,19 +55,38 @@ EVENT_DATA: dict[str, Object] = {
     "hook_disposed": Object({}),
     "wait_created": Object({"resumeAt": Time()}, required=("resumeAt",)),
     "wait_completed": Object({}),
+    # DevKit 5 (spec >= 6 runs; a spec <= 3 run refuses it in SQL): run attribute changes.
+    "attr_set": Object({"changes": Json(), "writer": Object({"type": Text(min_length=1, max_length=64)}),
+                        "allowReservedAttributes": Json()}, required=("changes", "writer")),
 }
-_NEEDS_DATA = ("run_created", "step_created", "hook_created", "wait_created")
+_NEEDS_DATA = ("run_created", "step_created", "hook_created", "wait_created", "attr_set")
 
 # The run's state the runtime acted on (epoch ms): older than the run's latest
 # external event is a 412 (SQL decides).
 STATE_UPDATED_AT = Integer(minimum=0, maximum=EPOCH_MS_LIMIT,
                            description="epoch ms of the run state the caller saw; stale: 412 WF_PRECONDITION_FAILED")
 
+# DevKit 5 write options (runs with specVersion >= 6; ignored for older runs). SQL
+# decides what they mean: the answer then carries events/cursor/hasMore.
+WRITE_OPTIONS = {
+    "eventCount": Integer(minimum=0, maximum=INT4_MAX,
+                          description="events the writer has seen; a stale count is reported, never refused"),
+    "sinceCursor": Text(min_length=1, max_length=64,
+                        description="answer every event after this cursor (a position or an event id of the run)"),
+    "skipPreload": Boolean(description="run_started: answer without the run's log"),
+    "resumeId": Text(min_length=1, max_length=256,
+                     description="hook_received: idempotency key; a repeat answers the same event"),
+    "resumePayloadDigest": Text(min_length=1, max_length=256,
+                                description="hook_received: digest of the payload, recorded with resumeId"),
+    "preloadEvents": Boolean(description="hook_received: also answer the run and its whole log"),
+}
+
 EVENT_BODY = Tagged("eventType", Object({
     "correlationId": ID,
     "specVersion": Integer(minimum=0, maximum=INT4_MAX),
     "resolveData": RESOLVE_DATA,
     "stateUpdatedAt": STATE_UPDATED_AT,
+    **WRITE_OPTIONS,
     "enqueue": Object({
         "queueName": QUEUE_NAME,
         "message": Object({}),
@@ -99,10 +121,52 @@ async def create_event(request: web.Request, args: Args) -> web.Response:
         # sends it) or the query string; SQL answers 412 when it is stale.
         "state_updated_at": _first(body.get("stateUpdatedAt"), args.query["stateUpdatedAt"]),
         "enqueue": None if body.get("enqueue") is None else Jsonb(body["enqueue"]),
+        "options": _write_options(body),
     }
     result = await tenant_call(request, "create_event", params)
     metrics.event_created(params["event_type"])
     return json_text(result)
+
+
+# events.createBatch (DevKit 5): events of one spec >= 6 run, appended in order in
+# one transaction; SQL answers one outcome per event and bounds the batch. Not
+# under /events/: GET /events/{eventId} would claim the path.
+BATCH_EVENT = Tagged("eventType", Object({
+    "correlationId": ID,
+    "specVersion": Integer(minimum=0, maximum=INT4_MAX),
+}), {
+    event_type: Object({"eventData": data}, required=("eventData",) if event_type in _NEEDS_DATA else ())
+    for event_type, data in EVENT_DATA.items() if event_type != "run_created"
+}, description="one event of the run (not run_created)")
+BATCH_BODY = Object({
+    "events": Array(Object({
+        "event": BATCH_EVENT,
+        "occurredAt": Time(description="client event time (accepted, not stored)"),
+        "computeInstanceId": Text(min_length=1, max_length=256, description="accepted, not stored"),
+    }, required=("event",)), description="at most 100 events, appended in this order"),
+    "resolveData": RESOLVE_DATA,
+}, required=("events",))
+
+
+@operation(routes, "POST", PREFIX + "/runs/{runId}/event-batches", summary="Append several events (events.createBatch)",
+           body=BATCH_BODY, responses={200: responses.EVENT_BATCH_RESULT}, errors=(404, 409), tags=("events",))
+async def create_event_batch(request: web.Request, args: Args) -> web.Response:
+    body = args.body
+    params = {"run_id": args.path["runId"], "resolve_data": body.get("resolveData"),
+              "events": Jsonb([{"event": item["event"]} for item in body["events"]])}
+    result = await tenant_call(request, "create_event_batch", params)
+    # Count what was appended: refused events of a batch appended nothing.
+    outcomes = json.loads(result)["results"]
+    for item, outcome in zip(body["events"], outcomes, strict=True):
+        if outcome["status"] == 200:
+            metrics.event_created(item["event"]["eventType"])
+    return json_text(result)
+
+
+def _write_options(body: dict[str, object]) -> Jsonb | None:
+    """The DevKit 5 write options the body carries, or None (a DevKit 4 write: SQL takes the same path as before)."""
+    options = {name: body[name] for name in WRITE_OPTIONS if body.get(name) is not None}
+    return Jsonb(options) if options else None
 
 
 def _first(*values: int | None) -> int | None:
