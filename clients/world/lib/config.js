@@ -198,10 +198,11 @@ export function resolveConfig(options = {}) {
         ? undefined
         : numberOption(options.streamFlushIntervalMs, 'streamFlushIntervalMs', undefined),
     autoStart: options.autoStart ?? true,
-    eventMessages: options.eventMessages ?? env.PGW_WORLD_EVENT_MESSAGES !== '0',
-    runSnapshots: options.runSnapshots ?? env.PGW_WORLD_RUN_SNAPSHOTS !== '0',
+    // Both predict what core 4.8.9 does next: the DevKit 5 line never uses them.
+    eventMessages: line === 5 ? false : (options.eventMessages ?? env.PGW_WORLD_EVENT_MESSAGES !== '0'),
+    runSnapshots: line === 5 ? false : (options.runSnapshots ?? env.PGW_WORLD_RUN_SNAPSHOTS !== '0'),
     encryption: options.encryption ?? env.PGW_WORLD_ENCRYPTION !== '0',
-    eventBatches: options.eventBatches ?? env.PGW_WORLD_EVENT_BATCHES !== '0',
+    eventBatches: line === 5 && (options.eventBatches ?? env.PGW_WORLD_EVENT_BATCHES !== '0'),
     /** The environment read (DevKit 5: WORKFLOW_SEALED_LOG picks the spec version). */
     env,
   };

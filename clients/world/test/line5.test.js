@@ -339,3 +339,14 @@ test('line 5: createWorld() without options is the shared environment World (cor
     Object.assign(process.env, saved);
   }
 });
+
+test('line 5: the 4.8.9 predictions are off, whatever the environment; batches are a 5.x feature only', async () => {
+  const w = world5({ env: { PGW_WORLD_EVENT_MESSAGES: '1', PGW_WORLD_RUN_SNAPSHOTS: '1' } });
+  assert.equal(w.config.eventMessages, false);
+  assert.equal(w.config.runSnapshots, false);
+  assert.equal(w.config.eventBatches, true);
+  const w4 = world5({ line: 4 });
+  assert.equal(w4.config.eventMessages, true);
+  assert.equal(w4.config.eventBatches, false);
+  await Promise.all([w.close(), w4.close()]);
+});
