@@ -350,3 +350,21 @@ test('line 5: the 4.8.9 predictions are off, whatever the environment; batches a
   assert.equal(w4.config.eventBatches, false);
   await Promise.all([w.close(), w4.close()]);
 });
+
+test('line 5: getEncryptionKeyForRun asks the service once per run, as in 4.x', async () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  override = (req, res) =>
+    req.url.includes('/encryption-key') ? (json(res, 200, { runId: 'wrun_e', key, keyVersion: 1 }), true) : false;
+  try {
+    const w = world5();
+    const first = await w.getEncryptionKeyForRun('wrun_e');
+    const again = await w.getEncryptionKeyForRun({ runId: 'wrun_e' });
+    assert.equal(first.byteLength, 32);
+    assert.equal(again, first);
+    assert.equal(srv.requests.filter((r) => r.url === '/api/v1/apps/a/encryption-key?runId=wrun_e').length, 1);
+    assert.equal(world5({ encryption: false }).getEncryptionKeyForRun, undefined);
+    await w.close();
+  } finally {
+    override = () => false;
+  }
+});
