@@ -53,11 +53,27 @@ export interface WorldOptions {
    * Env: PGW_WORLD_ENCRYPTION=0 turns it off. Default true.
    */
   encryption?: boolean;
+  /**
+   * DevKit 5 line only: offer events.createBatch (POST /runs/:runId/event-batches).
+   * Env: PGW_WORLD_EVENT_BATCHES=0 turns it off. Default true.
+   */
+  eventBatches?: boolean;
+  /**
+   * The DevKit line to serve: 4 (workflow 4.8.x, @workflow/world 4.5, spec 3) or 5 (workflow 5.x, spec 6/7).
+   * Env: PGW_WORLD_LINE. Default: the major version of the @workflow/core (else `workflow`) package installed
+   * where `cwd` resolves packages, else 4.
+   */
+  line?: 4 | 5;
+  /** Where to look for the app's @workflow/core when no line is given (default process.cwd()). */
+  cwd?: string;
   /** Environment to read instead of process.env. */
   env?: Record<string, string | undefined>;
 }
 
 export interface ResolvedConfig {
+  /** The DevKit line served, and what decided it ("line option", "PGW_WORLD_LINE", "@workflow/core 5.0.0-beta.55", …). */
+  readonly line: 4 | 5;
+  readonly lineSource: string;
   readonly serviceUrl: string;
   readonly appId: string;
   readonly appBasePath: string;
@@ -76,6 +92,7 @@ export interface ResolvedConfig {
   readonly eventMessages: boolean;
   readonly runSnapshots: boolean;
   readonly encryption: boolean;
+  readonly eventBatches: boolean;
 }
 
 export type PgWorkflowWorld = World &
@@ -85,8 +102,49 @@ export type PgWorkflowWorld = World &
     readonly closed: boolean;
   };
 
+/**
+ * The World of the DevKit 5 line (@workflow/world 5.x). Typed structurally: this package builds against
+ * @workflow/world 4.5, so the 5.x interface types are not available here.
+ */
+export interface PgWorkflowWorld5 {
+  readonly specVersion: 6 | 7;
+  readonly capabilities: { hookRetention: { active: true } };
+  readonly runs: { get(...args: any[]): Promise<any>; list(...args: any[]): Promise<any> };
+  readonly steps: { get(...args: any[]): Promise<any>; list(...args: any[]): Promise<any> };
+  readonly events: {
+    create(runId: string | null, data: any, params?: any): Promise<any>;
+    createBatch?(runId: string, events: any[], params?: any): Promise<{ results: any[] }>;
+    get(...args: any[]): Promise<any>;
+    list(...args: any[]): Promise<any>;
+    listByCorrelationId(...args: any[]): Promise<any>;
+  };
+  readonly hooks: { get(...args: any[]): Promise<any>; getByToken(...args: any[]): Promise<any>; list(...args: any[]): Promise<any> };
+  readonly streams: {
+    write(runId: string, name: string, chunk: string | Uint8Array): Promise<void>;
+    writeMulti(runId: string, name: string, chunks: (string | Uint8Array)[]): Promise<void>;
+    close(runId: string, name: string): Promise<void>;
+    get(runId: string, name: string, startIndex?: number): Promise<ReadableStream<Uint8Array>>;
+    list(runId: string): Promise<string[]>;
+    getChunks(runId: string, name: string, options?: { limit?: number; cursor?: string }): Promise<any>;
+    getInfo(runId: string, name: string): Promise<{ tailIndex: number; done: boolean }>;
+  };
+  readonly streamFlushIntervalMs?: number;
+  getDeploymentId(): Promise<string>;
+  queue(queueName: string, message: unknown, opts?: any): Promise<{ messageId: string | null }>;
+  createQueueHandler(prefix: string, handler: (message: unknown, meta: any) => Promise<unknown>): (req: Request) => Promise<Response>;
+  getEncryptionKeyForRun?(runOrId: string | { runId: string }, context?: Record<string, unknown>): Promise<Uint8Array | undefined>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+  readonly config: ResolvedConfig;
+  readonly closed: boolean;
+}
+
+/** Spec version of the DevKit 4 line (the DevKit 5 line declares 7, or 6 with WORKFLOW_SEALED_LOG=0). */
 export declare const SPEC_VERSION: 3;
-/** A new World; without options, configured from the environment. */
-export declare function createWorld(options?: WorldOptions): PgWorkflowWorld;
+/**
+ * A new World; without options, configured from the environment (and on the DevKit 5 line, which core 5 loads
+ * through createWorld(), the process's shared World, as the default export gives).
+ */
+export declare function createWorld(options?: WorldOptions): PgWorkflowWorld | PgWorkflowWorld5;
 /** The runtime's entry point: without options, one shared World per process (until it is closed). */
-export default function createWorldFromEnv(options?: WorldOptions): PgWorkflowWorld;
+export default function createWorldFromEnv(options?: WorldOptions): PgWorkflowWorld | PgWorkflowWorld5;

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_TOKEN_FILE } from './auth.js';
+import { resolveLine } from './line.js';
 
 /**
  * @typedef {object} WorldOptions
@@ -28,6 +29,11 @@ import { DEFAULT_TOKEN_FILE } from './auth.js';
  *   asking the service (default true; env PGW_WORLD_RUN_SNAPSHOTS=0 turns it off)
  * @property {boolean} [encryption] implement getEncryptionKeyForRun: runs of an app with an encryption secret are
  *   encrypted by the runtime (default true; env PGW_WORLD_ENCRYPTION=0 turns it off)
+ * @property {boolean} [eventBatches] DevKit 5 line: offer events.createBatch (default true; env
+ *   PGW_WORLD_EVENT_BATCHES=0 turns it off, e.g. to measure its effect)
+ * @property {4 | 5} [line] the DevKit line to serve (env PGW_WORLD_LINE; default: the major version of the
+ *   @workflow/core, else `workflow`, installed where `cwd` resolves packages, else 4; see line.js)
+ * @property {string} [cwd] where to look for the app's @workflow/core (default process.cwd())
  * @property {NodeJS.ProcessEnv} [env] environment to read (default process.env)
  */
 
@@ -168,7 +174,11 @@ export function resolveConfig(options = {}) {
     if (!Number.isFinite(n) || n < 0) throw new Error(`pg-workflow-world: invalid ${name}: ${value}`);
     return n;
   };
+  const { line, source: lineSource } = resolveLine(options, env, options.cwd);
   return {
+    /** The DevKit line served (4 or 5) and what decided it. */
+    line,
+    lineSource,
     serviceUrl: withoutTrailingSlash(parsed.toString()),
     appId,
     /** Prefix of every app-scoped path. */
@@ -188,8 +198,12 @@ export function resolveConfig(options = {}) {
         ? undefined
         : numberOption(options.streamFlushIntervalMs, 'streamFlushIntervalMs', undefined),
     autoStart: options.autoStart ?? true,
-    eventMessages: options.eventMessages ?? env.PGW_WORLD_EVENT_MESSAGES !== '0',
-    runSnapshots: options.runSnapshots ?? env.PGW_WORLD_RUN_SNAPSHOTS !== '0',
+    // Both predict what core 4.8.9 does next: the DevKit 5 line never uses them.
+    eventMessages: line === 5 ? false : (options.eventMessages ?? env.PGW_WORLD_EVENT_MESSAGES !== '0'),
+    runSnapshots: line === 5 ? false : (options.runSnapshots ?? env.PGW_WORLD_RUN_SNAPSHOTS !== '0'),
     encryption: options.encryption ?? env.PGW_WORLD_ENCRYPTION !== '0',
+    eventBatches: line === 5 && (options.eventBatches ?? env.PGW_WORLD_EVENT_BATCHES !== '0'),
+    /** The environment read (DevKit 5: WORKFLOW_SEALED_LOG picks the spec version). */
+    env,
   };
 }

@@ -13,9 +13,13 @@ const RETRY_MAX_MS = 30_000;
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
  * @param {{ appBasePath: string, locate: ReturnType<typeof import('./config.js').createLocator>,
- *   deploymentId: string, features?: string[] }} config
+ *   deploymentId: string, features?: string[], endpointsFor?: (appUrl: string) => Record<string, string> }} config
+ *   (endpointsFor: the endpoints registered for an app URL; default handlerEndpoints)
  */
-export function createRegistration(transport, { appBasePath, locate, deploymentId, features }) {
+export function createRegistration(
+  transport,
+  { appBasePath, locate, deploymentId, features, endpointsFor = handlerEndpoints }
+) {
   /** @type {Promise<void> | undefined} */
   let registering;
   let registered = false;
@@ -34,7 +38,7 @@ export function createRegistration(transport, { appBasePath, locate, deploymentI
       body: {
         podId,
         deploymentVersion: deploymentId,
-        endpoints: handlerEndpoints(appUrl),
+        endpoints: endpointsFor(appUrl),
         ...(features?.length ? { features } : {}),
       },
       idempotent: true,
