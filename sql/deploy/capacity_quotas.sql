@@ -21,7 +21,7 @@
 -- purged.
 --
 -- API:      write_stream, list_streams, get_workflow_template (replaced)
--- SERVICE:  get_quotas, set_quotas (replaced); request_cap, stream_notify_secret (new)
+-- SERVICE:  get_quotas, set_quotas (replaced); request_caps, stream_notify_secret (new)
 -- INTERNAL: quotas_json (replaced); add_app_bytes, app_bytes, count_queued_bytes, count_stream_bytes,
 --           stream_wake_key (new)
 BEGIN;
@@ -240,11 +240,15 @@ LANGUAGE sql STABLE AS $$ SELECT encode(secret, 'hex') FROM workflow.stream_noti
 COMMENT ON FUNCTION workflow.stream_notify_secret() IS
   'Service: the stream NOTIFY key (hex), so live readers can compute their streams'' keys.';
 
-CREATE FUNCTION workflow.request_cap(p_app_id text) RETURNS integer
-LANGUAGE sql STABLE AS $$ SELECT a.max_concurrent_requests FROM workflow.apps a WHERE a.app_id = p_app_id $$;
-COMMENT ON FUNCTION workflow.request_cap(text) IS
-  'Service: the app''s quota maxConcurrentRequests (0: the replica''s default; NULL: no such app), which the service '
-  'caches briefly to refuse requests beyond it before they take a database connection.';
+CREATE FUNCTION workflow.request_caps() RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(jsonb_object_agg(a.app_id, a.max_concurrent_requests), '{}'::jsonb)
+    FROM workflow.apps a WHERE a.max_concurrent_requests > 0
+$$;
+COMMENT ON FUNCTION workflow.request_caps() IS
+  'Service: {appId: maxConcurrentRequests} of the apps whose quota is set (not 0, the replica''s default). Each '
+  'replica reloads it every few seconds (one statement for all apps, whatever app ids requests name) to refuse '
+  'requests beyond the cap before they take a database connection.';
 
 -- Quotas in the admin API ----------------------------------------------------
 
@@ -486,7 +490,7 @@ SELECT workflow.expose_internal(f::regprocedure) FROM unnest(ARRAY[
   'workflow.quotas_json(workflow.apps)']) f;
 SELECT workflow.expose_service(f::regprocedure) FROM unnest(ARRAY[
   'workflow.stream_notify_secret()',
-  'workflow.request_cap(text)',
+  'workflow.request_caps()',
   'workflow.get_quotas(text)',
   'workflow.set_quotas(text, jsonb)']) f;
 SELECT workflow.expose_api(f::regprocedure) FROM unnest(ARRAY[

@@ -194,7 +194,7 @@ SELECT workflow.expose_api(f::regprocedure) FROM unnest(ARRAY[
   'workflow.list_streams(text, text)',
   'workflow.get_workflow_template(text, text, text)']) f;
 
-DROP FUNCTION workflow.request_cap(text);
+DROP FUNCTION workflow.request_caps();
 DROP FUNCTION workflow.stream_notify_secret();
 DROP FUNCTION workflow.stream_wake_key(text, text);
 DROP TABLE workflow.stream_notify_secret;

@@ -24,8 +24,8 @@ SELECT is(workflow.get_quotas('cap_a'),
           'get_quotas lists every quota with its default');
 SELECT is(workflow.set_quotas('cap_a', '{"maxMessageBytes": 1000, "maxConcurrentRequests": 3}') ->> 'maxQueuedBytes',
           '1073741824', 'set_quotas of a subset keeps the others');
-SELECT is(workflow.request_cap('cap_a'), 3, 'request_cap answers maxConcurrentRequests');
-SELECT is(workflow.request_cap('cap_nobody'), NULL, 'and NULL for an unknown app');
+SELECT is(workflow.request_caps() -> 'cap_a', '3'::jsonb, 'request_caps answers the apps'' maxConcurrentRequests');
+SELECT is(workflow.request_caps() ? 'default', false, 'but not of apps with the replica default (0)');
 SELECT throws_ok($$ SELECT workflow.set_quotas('cap_a', '{"maxQueuedBytes": 0}') $$, 'PW400',
                  'maxQueuedBytes must be an integer between 1 and 9007199254740991, not 0', 'byte quotas are positive');
 SELECT throws_ok($$ SELECT workflow.set_quotas('cap_a', '{"maxConcurrentRequests": 100001}') $$, 'PW400', NULL,

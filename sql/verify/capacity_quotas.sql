@@ -6,7 +6,7 @@ SELECT 1 / count(*)::int FROM workflow.stream_notify_secret;
 SELECT 'workflow.add_app_bytes(text, bigint, bigint)'::regprocedure, 'workflow.app_bytes(text)'::regprocedure,
        'workflow.count_queued_bytes()'::regprocedure, 'workflow.count_stream_bytes()'::regprocedure,
        'workflow.stream_wake_key(text, text)'::regprocedure, 'workflow.stream_notify_secret()'::regprocedure,
-       'workflow.request_cap(text)'::regprocedure;
+       'workflow.request_caps()'::regprocedure;
 SELECT 1 / (count(*) = 4)::int FROM pg_trigger
  WHERE tgname IN ('messages_queued_bytes_insert', 'messages_queued_bytes_update', 'messages_queued_bytes_delete',
                   'stream_chunks_count_bytes');
