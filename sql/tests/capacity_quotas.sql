@@ -5,7 +5,7 @@
 -- two sessions enqueueing for one app without waiting for each other (dblink:
 -- the sessions commit, their app is deleted at the end).
 BEGIN;
-SELECT plan(43);
+SELECT plan(46);
 CREATE EXTENSION IF NOT EXISTS dblink;
 
 SELECT workflow.create_app('cap_a');
@@ -57,6 +57,16 @@ SELECT throws_ok(format($$ SELECT workflow.create_event('cap_a', %L, 'step_creat
                    (SELECT id FROM run), (SELECT id FROM run)), 'PW413', NULL,
                  'a message riding on an event is measured by the same rule (413: the event is refused too)');
 SELECT is((SELECT count(*) FROM workflow.steps WHERE app_id = 'cap_a'), 0::bigint, 'nothing of it is stored');
+
+SELECT workflow.enqueue('cap_a', '__wkf_workflow_w', jsonb_build_object('runId', 'wrun_merge', 'a', repeat('x', 600)));
+SELECT throws_ok($$ SELECT workflow.enqueue('cap_a', '__wkf_workflow_w', jsonb_build_object('runId', 'wrun_merge', 'b', repeat('y', 600))) $$,
+                 'PW413', NULL, 'a wake-up merged into a pending one is measured after the merge');
+SELECT is(pg_temp.queued(), (SELECT sum(octet_length(payload::text)) FROM workflow.messages WHERE app_id = 'cap_a')::bigint,
+          'the refused merge leaves the count as it was');
+SELECT workflow.enqueue('cap_a', '__wkf_workflow_w', jsonb_build_object('runId', 'wrun_merge', 'c', 'z'));
+SELECT is(pg_temp.queued(), (SELECT sum(octet_length(payload::text)) FROM workflow.messages WHERE app_id = 'cap_a')::bigint,
+          'a merge within the limit is counted with its new size');
+DELETE FROM workflow.messages WHERE app_id = 'cap_a' AND run_id = 'wrun_merge';
 
 -- maxQueuedBytes
 SELECT workflow.set_quotas('cap_a', format('{"maxQueuedBytes": %s}', pg_temp.queued() + 80)::jsonb);
