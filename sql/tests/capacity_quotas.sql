@@ -5,7 +5,7 @@
 -- two sessions enqueueing for one app without waiting for each other (dblink:
 -- the sessions commit, their app is deleted at the end).
 BEGIN;
-SELECT plan(46);
+SELECT plan(48);
 CREATE EXTENSION IF NOT EXISTS dblink;
 
 SELECT workflow.create_app('cap_a');
@@ -138,6 +138,18 @@ SELECT workflow.set_quotas('cap_a', '{"maxStreamBytes": 1000000}');
 SELECT count(workflow.write_stream('cap_a', (SELECT id FROM run), 'many_' || n, ARRAY['\x00'::bytea])) FROM generate_series(1, 1001) n;
 SELECT is(jsonb_array_length(workflow.list_streams('cap_a', (SELECT id FROM run))), 1000, 'list_streams names at most 1000 streams');
 SELECT is(workflow.list_streams('cap_a', (SELECT id FROM run)) ->> 0, 'many_1', 'the oldest first');
+
+DELETE FROM workflow.steps WHERE app_id = 'cap_a';
+INSERT INTO workflow.steps (app_id, run_id, step_id, step_name, status, attempt, created_at, updated_at, started_at, completed_at)
+SELECT 'cap_a', (SELECT id FROM run), 'tpl_' || n, 'step' || n, 'completed', 1,
+       now() + n * interval '1 second', now() + n * interval '1 second', now() + n * interval '1 second',
+       now() + n * interval '1 second' + interval '0.5 second'
+  FROM generate_series(1, 1001) n;
+UPDATE workflow.runs SET status = 'completed', completed_at = now() WHERE app_id = 'cap_a' AND run_id = (SELECT id FROM run);
+SELECT is(jsonb_array_length(workflow.get_workflow_template('cap_a', 'w') -> 'steps'), 1000,
+          'a template describes at most the source run''s first 1000 steps');
+SELECT is(workflow.get_workflow_template('cap_a', 'w') #> '{steps,999}', '{"order": 1000, "stepName": "step1000"}',
+          'in order, the same shape');
 
 -- Two sessions enqueue for one app at once: neither waits for the other.
 CREATE FUNCTION pg_temp.race() RETURNS SETOF text LANGUAGE plpgsql AS $$
