@@ -71,17 +71,33 @@ DECLARE
   v_stream bigint;
 BEGIN
   -- One statement changes this backend's row and sums the app's rows as they
-  -- were before it (so the totals add this change once). Nothing is changed
-  -- when the app itself is being deleted: its counters go with it.
-  WITH up AS (
-    INSERT INTO workflow.app_byte_usage AS u (app_id, backend_pid, queued_bytes, stream_bytes)
-    SELECT a.app_id, v_pid, p_queued, p_stream FROM workflow.apps a WHERE a.app_id = p_app_id
-    ON CONFLICT (app_id, backend_pid) DO UPDATE
-       SET queued_bytes = u.queued_bytes + p_queued, stream_bytes = u.stream_bytes + p_stream
-    RETURNING xmax = 0 AS first)
-  SELECT (SELECT up.first FROM up), coalesce(sum(u.queued_bytes), 0) + p_queued, coalesce(sum(u.stream_bytes), 0) + p_stream
-    INTO v_first, queued_bytes, stream_bytes
-    FROM workflow.app_byte_usage u WHERE u.app_id = p_app_id;
+  -- were before it (so the totals add this change once).
+  IF p_queued >= 0 AND p_stream >= 0 THEN
+    -- (growth comes with a new row of the app, which therefore exists)
+    WITH up AS (
+      INSERT INTO workflow.app_byte_usage AS u (app_id, backend_pid, queued_bytes, stream_bytes)
+      VALUES (p_app_id, v_pid, p_queued, p_stream)
+      ON CONFLICT (app_id, backend_pid) DO UPDATE
+         SET queued_bytes = u.queued_bytes + p_queued, stream_bytes = u.stream_bytes + p_stream
+      RETURNING xmax = 0 AS first)
+    SELECT (SELECT up.first FROM up), coalesce(sum(u.queued_bytes), 0) + p_queued,
+           coalesce(sum(u.stream_bytes), 0) + p_stream
+      INTO v_first, queued_bytes, stream_bytes
+      FROM workflow.app_byte_usage u WHERE u.app_id = p_app_id;
+  ELSE
+    -- Nothing is changed when the app itself is being deleted (its rows
+    -- cascade): its counters go with it.
+    WITH up AS (
+      INSERT INTO workflow.app_byte_usage AS u (app_id, backend_pid, queued_bytes, stream_bytes)
+      SELECT a.app_id, v_pid, p_queued, p_stream FROM workflow.apps a WHERE a.app_id = p_app_id
+      ON CONFLICT (app_id, backend_pid) DO UPDATE
+         SET queued_bytes = u.queued_bytes + p_queued, stream_bytes = u.stream_bytes + p_stream
+      RETURNING xmax = 0 AS first)
+    SELECT (SELECT up.first FROM up), coalesce(sum(u.queued_bytes), 0) + p_queued,
+           coalesce(sum(u.stream_bytes), 0) + p_stream
+      INTO v_first, queued_bytes, stream_bytes
+      FROM workflow.app_byte_usage u WHERE u.app_id = p_app_id;
+  END IF;
   IF v_first THEN
     -- This backend's first row for the app: take over the rows of backends
     -- that have ended (nobody else writes them; a concurrent fold of the
