@@ -38,7 +38,8 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
                                                           settings.handler_deny_networks)
     limits = Limits(pool_timeout=settings.pool_timeout, connect_timeout=settings.connect_timeout,
                     statement_timeout=settings.statement_timeout, lock_timeout=settings.lock_timeout)
-    app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size, limits)
+    app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size, limits,
+                            app_cap=settings.app_request_cap, app_cap_refresh_seconds=settings.app_quota_cache_seconds)
     app.on_response_prepare.append(observe.echo_request_id)
     app[keys.AUTHENTICATOR] = authenticator_for(settings)
     for module in (health, events, runs, hooks, admin):

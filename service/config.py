@@ -132,6 +132,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("WF_DB_LOCK_TIMEOUT_SECONDS", "lock_timeout", "float", 2.0,
            "longest wait of an API statement for a row lock (e.g. a busy run); then 503 WF_BUSY (0 = no limit)",
            minimum=0),
+    # -- per-app capacity (issue 16, quota maxConcurrentRequests) --
+    Option("WF_APP_MAX_CONCURRENT_REQUESTS", "app_max_concurrent_requests", "int", None,
+           "requests of one app that may use the database at once in this replica, for apps whose quota "
+           "maxConcurrentRequests is 0; more get 429 WF_QUOTA_EXCEEDED at once (0 = no cap)", minimum=0,
+           default_text="WF_DB_POOL_MAX / 2 (multi-tenant), 0 (single-tenant)"),
+    Option("WF_APP_QUOTA_CACHE_SECONDS", "app_quota_cache_seconds", "float", 5.0,
+           "each replica reloads the apps' maxConcurrentRequests quotas this often: a change applies within it",
+           positive=True),
     Option("WF_HTTP_HEADER_TIMEOUT_SECONDS", "header_timeout", "float", 10.0,
            "a client must send a request's whole header block within this time, else the connection is closed",
            positive=True),
@@ -299,6 +307,8 @@ class Settings:
     handler_allow_networks: tuple[str, ...] = _default("WF_HANDLER_ALLOW_NETWORKS")
     handler_deny_networks: tuple[str, ...] = _default("WF_HANDLER_DENY_NETWORKS")
     replica_name: str | None = _default("WF_REPLICA_NAME")
+    app_max_concurrent_requests: int | None = _default("WF_APP_MAX_CONCURRENT_REQUESTS")
+    app_quota_cache_seconds: float = _default("WF_APP_QUOTA_CACHE_SECONDS")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -310,6 +320,13 @@ class Settings:
             raise ConfigError(f"WF_DB_POOL_MIN ({settings.pool_min_size}) exceeds WF_DB_POOL_MAX "
                               f"({settings.pool_max_size})")
         return settings
+
+    @property
+    def app_request_cap(self) -> int:
+        """The default per-app cap (0: none): with one tenant there is no neighbour to keep a share for."""
+        if self.app_max_concurrent_requests is not None:
+            return self.app_max_concurrent_requests
+        return max(1, self.pool_max_size // 2) if self.multi_tenant else 0
 
     @property
     def multi_tenant(self) -> bool:

@@ -13,6 +13,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from . import config
+from .capacity import AppCapacity
 from .errors import DatabaseUnreachable, PoolBusy, from_database
 from .queries import QUERIES
 
@@ -103,9 +104,12 @@ class Database:
     the service's own for start-up, readiness, metrics and the dispatcher.
     ``call`` is how every request reaches SQL."""
 
-    def __init__(self, url: str, min_size: int = 2, max_size: int = 20, limits: Limits | None = None) -> None:
+    def __init__(self, url: str, min_size: int = 2, max_size: int = 20, limits: Limits | None = None,
+                 app_cap: int = 0, app_cap_refresh_seconds: float = 5.0) -> None:
         self.url = url
         self.limits = limits or Limits()
+        # Per-app cap on tenant requests (quota maxConcurrentRequests), checked before taking a connection.
+        self.capacity = AppCapacity(app_cap, app_cap_refresh_seconds, self._load_request_caps)
         kwargs = {"autocommit": True, "application_name": "pg-workflow",
                   "connect_timeout": self.limits.connect_timeout, **_KEEPALIVE}
         self._tenant_health = _PoolHealth()
@@ -134,10 +138,12 @@ class Database:
     async def open(self) -> None:
         await self.admin_pool.open(wait=True, timeout=30)
         await self.pool.open(wait=True, timeout=30)
+        await self.capacity.refresh()
 
     async def close(self) -> None:
         if self._readiness_check is not None:
             self._readiness_check.cancel()  # not awaited: it may be stuck on a server that never answers
+        await self.capacity.close()
         await self.pool.close()
         await self.admin_pool.close()
 
@@ -170,8 +176,13 @@ class Database:
                 return await (await conn.execute(query, params)).fetchone()
         if _SCOPED not in query:
             raise ValueError(f"query {name!r} is used for a tenant but does not select FROM {_SCOPED}")
-        async with _Lend(self.pool, self._tenant_health) as conn:
-            return await (await conn.execute(query, {**params, "app_id": app_id, "principal": principal})).fetchone()
+        with self.capacity.slot(app_id):  # 429 at once beyond the app's cap: it cannot take the others' connections
+            async with _Lend(self.pool, self._tenant_health) as conn:
+                scoped = {**params, "app_id": app_id, "principal": principal}
+                return await (await conn.execute(query, scoped)).fetchone()
+
+    async def _load_request_caps(self) -> str | None:
+        return await self.call("request_caps", {})
 
     async def admin_call(self, name: str, params: dict[str, Any]) -> Any:
         """Like ``call`` but as the service's own role (start-up, dispatcher bookkeeping)."""

@@ -68,6 +68,15 @@ class PoolBusy(psycopg.OperationalError):
     """No pooled connection came within the pool timeout: every one is in use."""
 
 
+class AppBusy(psycopg.OperationalError):
+    """The app already has as many requests using the database as its cap allows (service/capacity.py)."""
+
+    def __init__(self, app_id: str, cap: int) -> None:
+        super().__init__(f"app {app_id} has {cap} requests in progress")
+        self.app_id = app_id
+        self.cap = cap
+
+
 class DatabaseUnreachable(psycopg.OperationalError):
     """No pooled connection came within the pool timeout: the pool cannot connect."""
 
@@ -79,6 +88,11 @@ def db_unavailable(reason: str) -> ApiError:
 
 def from_database(exc: psycopg.Error) -> ApiError | None:
     """The API error for a database error, or None when it is our fault (500)."""
+    if isinstance(exc, AppBusy):
+        return ApiError(429, "WF_QUOTA_EXCEEDED",
+                        f"quota maxConcurrentRequests exceeded: app {exc.app_id} may have {exc.cap} requests in "
+                        "progress at once in this replica; retry shortly",
+                        {"quota": "maxConcurrentRequests", "limit": exc.cap, "retryAfter": 1})
     if isinstance(exc, PoolBusy):
         return ApiError(503, "WF_BUSY", "all database connections are busy; retry shortly", {"retryAfter": 1})
     if isinstance(exc, DatabaseUnreachable):

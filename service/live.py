@@ -6,25 +6,38 @@ bell, so a chunk committed between its read and its wait still rings it.
 Notifications are hints, never data: readers always re-read the database, so
 a lost notification (the listener was reconnecting) costs nothing once every
 reader is rung after the reconnect. Idle readers hold no database connection.
+
+Any database login may LISTEN, so a notification names its stream only by an
+opaque key, sha256(secret || appId "/" name) cut to 16 bytes (SQL
+workflow.stream_wake_key); the listener reads the secret after each connect
+(workflow.stream_notify_secret) and maps keys back to its waiting readers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import hashlib
 import logging
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
 from aiohttp import web
 
 from .listener import Listener
+from .queries import QUERIES
 
 log = logging.getLogger("pg_workflow.live")
 
 StreamKey = tuple[str, str]  # (app id, stream name)
 
-# Notice a dead network path to PostgreSQL without sending queries.
+
+
+def wake_key(secret: bytes, app_id: str, name: str) -> str:
+    """The key workflow.write_stream notifies for stream ``name`` of app ``app_id`` (an app id has no "/")."""
+    text = f"{app_id}/{name}".encode(errors="surrogatepass")
+    return hashlib.sha256(secret + text).digest()[:16].hex()
 
 
 class Subscription:
@@ -49,9 +62,12 @@ class LiveStreams:
     def __init__(self, database_url: str) -> None:
         self._url = database_url
         self._subscribers: dict[StreamKey, set[Subscription]] = {}
+        self._by_key: dict[str, StreamKey] = {}  # notification key → the stream readers wait for
+        self._secret: bytes | None = None
         self._task: asyncio.Task[None] | None = None
         # After a reconnect everyone re-reads: notifications sent meanwhile are gone.
-        self._listener = Listener(database_url, "listen_streams", "live", self._deliver, self._ring_all)
+        self._listener = Listener(database_url, "listen_streams", "live", self._deliver, self._ring_all,
+                                  prepare=self._read_secret)
         self.closing = False
 
     @property
@@ -66,7 +82,10 @@ class LiveStreams:
     def subscribe(self, app_id: str, name: str) -> Iterator[Subscription]:
         key = (app_id, name)
         sub = Subscription(key)
-        self._subscribers.setdefault(key, set()).add(sub)
+        subs = self._subscribers.setdefault(key, set())
+        if not subs and self._secret is not None:
+            self._by_key[wake_key(self._secret, app_id, name)] = key
+        subs.add(sub)
         try:
             yield sub
         finally:
@@ -75,6 +94,8 @@ class LiveStreams:
                 subs.discard(sub)
                 if not subs:
                     del self._subscribers[key]
+                    if self._secret is not None:
+                        self._by_key.pop(wake_key(self._secret, app_id, name), None)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listener.run_forever(), name="pg-workflow live streams")
@@ -92,14 +113,17 @@ class LiveStreams:
                 await self._task
             self._task = None
 
+    async def _read_secret(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """On every (re)connect, before notifications count: the key may differ after a redeploy."""
+        row = await (await conn.execute(QUERIES["stream_notify_secret"])).fetchone()
+        if row is None or not row[0]:
+            raise RuntimeError("workflow.stream_notify_secret() returned nothing")
+        self._secret = bytes.fromhex(row[0])
+        self._by_key = {wake_key(self._secret, app, name): (app, name) for app, name in self._subscribers}
+
     def _deliver(self, payload: str) -> None:
-        try:
-            note = json.loads(payload)
-            key = (note["appId"], note["name"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring malformed stream notification %r", payload[:200])
-            return
-        for sub in self._subscribers.get(key, ()):
+        key = self._by_key.get(payload)  # another replica's reader, or nobody waiting here: ignored
+        for sub in self._subscribers.get(key, ()) if key is not None else ():
             sub.ring()
 
     def _ring_all(self) -> None:

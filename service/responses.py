@@ -112,8 +112,9 @@ TEMPLATE = obj({
 }, ("steps", "hasHooks", "hasWaits", "sourceRunId"))
 
 # Admin API (SPEC section 8)
-QUOTAS = obj({"maxRuns": INT, "maxEventsPerRun": INT, "maxQueuePerMinute": INT},
-             ("maxRuns", "maxEventsPerRun", "maxQueuePerMinute"))
+_QUOTA_NAMES = ("maxRuns", "maxEventsPerRun", "maxQueuePerMinute", "maxMessageBytes", "maxQueuedBytes",
+                "maxStreamBytes", "maxConcurrentRequests")
+QUOTAS = obj(dict.fromkeys(_QUOTA_NAMES, INT), _QUOTA_NAMES)
 APP = obj({"appId": TEXT, "createdAt": TIME, "quotas": QUOTAS}, ("appId", "createdAt", "quotas"))
 BINDING = obj({"appId": TEXT, "namespace": TEXT, "serviceAccount": TEXT, "createdAt": TIME},
               ("appId", "namespace", "serviceAccount", "createdAt"))

@@ -32,9 +32,19 @@ async def _refused_by_quota(resp: aiohttp.ClientResponse, quota: str) -> None:
 async def test_quotas_read_and_partial_update(cluster: Cluster, http: aiohttp.ClientSession) -> None:
     app_id = await new_bound_app(http, cluster)
     status, before = await admin(http, cluster, "GET", f"/{app_id}/quotas")
-    assert status == 200 and set(before) == {"maxRuns", "maxEventsPerRun", "maxQueuePerMinute"}
+    assert (status, before) == (200, {"maxRuns": 100000, "maxEventsPerRun": 100000, "maxQueuePerMinute": 600000,
+                                      "maxMessageBytes": 262144, "maxQueuedBytes": 1073741824,
+                                      "maxStreamBytes": 10737418240, "maxConcurrentRequests": 0}), "the defaults"
     status, after = await admin(http, cluster, "PUT", f"/{app_id}/quotas", {"maxRuns": 7})
     assert (status, after) == (200, {**before, "maxRuns": 7})
+    changes = {"maxMessageBytes": 4096, "maxQueuedBytes": 2**40, "maxStreamBytes": 2**53 - 1,
+               "maxConcurrentRequests": 4}
+    status, after = await admin(http, cluster, "PUT", f"/{app_id}/quotas", changes)
+    assert (status, after) == (200, {**before, "maxRuns": 7, **changes}), "the new quotas, beyond int4 for bytes"
+    for field, value in (("maxMessageBytes", 0), ("maxQueuedBytes", 2**53), ("maxStreamBytes", 1.5),
+                         ("maxConcurrentRequests", -1), ("maxConcurrentRequests", 100001)):
+        status, body = await admin(http, cluster, "PUT", f"/{app_id}/quotas", {field: value})
+        assert status == 400 and body["meta"]["field"] == field, (field, value, body)
     status, body = await admin(http, cluster, "PUT", f"/{app_id}/quotas", {"maxRuns": 3, "maxEventz": 1})
     assert status == 400 and "maxEventz" in body["message"]
     status, body = await admin(http, cluster, "PUT", f"/{app_id}/quotas", {"maxQueuePerMinute": 0})

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
-REFERENCE_TABLES = {"apps", "analyst_apps", "dispatcher_sessions"}
+REFERENCE_TABLES = {"apps", "analyst_apps", "dispatcher_sessions", "stream_notify_secret"}
 
 
 def citus_section() -> str:

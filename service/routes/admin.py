@@ -26,8 +26,13 @@ NAMESPACE = Text(min_length=1, max_length=63, description="a Kubernetes namespac
 SERVICE_ACCOUNT = Text(min_length=1, max_length=253, description="a Kubernetes service account name")
 BINDING = {"namespace": NAMESPACE, "serviceAccount": SERVICE_ACCOUNT}
 QUOTA = Integer(minimum=1, maximum=INT4_MAX)
-QUOTAS_BODY = Object({"maxRuns": QUOTA, "maxEventsPerRun": QUOTA, "maxQueuePerMinute": QUOTA}, extra=None,
-                     description="the quotas to change (absent or null: unchanged)")
+BYTES_QUOTA = Integer(minimum=1, maximum=2**53 - 1, description="bytes")
+QUOTAS_BODY = Object({"maxRuns": QUOTA, "maxEventsPerRun": QUOTA, "maxQueuePerMinute": QUOTA,
+                      "maxMessageBytes": Integer(minimum=1, maximum=INT4_MAX, description="bytes"),
+                      "maxQueuedBytes": BYTES_QUOTA, "maxStreamBytes": BYTES_QUOTA,
+                      "maxConcurrentRequests": Integer(minimum=0, maximum=100000,
+                                                       description="per replica; 0: the replica default")},
+                     extra=None, description="the quotas to change (absent or null: unchanged)")
 APPS_CURSOR = Text(max_length=128, description="opaque: the cursor of the previous page (an appId)")
 DEPLOYMENT_ID = Text(min_length=1, max_length=1024, description="a deployment version")
 

@@ -7,7 +7,9 @@ SELECT plan(45);
 SELECT is(workflow.create_app('adm_a') -> 'created', 'true'::jsonb, 'create_app creates a new app');
 SELECT is(workflow.create_app('adm_a') -> 'created', 'false'::jsonb, 'create_app of an existing app: created false');
 SELECT is(workflow.create_app('adm_a') #> '{app,quotas}',
-          '{"maxRuns":100000,"maxEventsPerRun":100000,"maxQueuePerMinute":600000}'::jsonb, 'a new app has the default quotas');
+          '{"maxRuns":100000,"maxEventsPerRun":100000,"maxQueuePerMinute":600000,"maxMessageBytes":262144,
+            "maxQueuedBytes":1073741824,"maxStreamBytes":10737418240,"maxConcurrentRequests":0}'::jsonb,
+          'a new app has the default quotas');
 SELECT ok(workflow.create_app('adm_a') -> 'app' ? 'createdAt', 'the app has createdAt');
 SELECT throws_ok($$ SELECT workflow.create_app('bad app!') $$, 'PW400', NULL, 'create_app: invalid id ⇒ 400');
 SELECT throws_ok($$ SELECT workflow.create_app(NULL) $$, 'PW400', NULL, 'create_app: missing id ⇒ 400');
@@ -34,11 +36,14 @@ SELECT is(workflow.unbind_service_account('adm_b', 'team-b', 'runner.v2'), '{"de
 SELECT throws_ok($$ SELECT workflow.unbind_service_account('adm_b', 'team-b', 'runner.v2') $$, 'PW404', NULL, 'unbind again ⇒ 404');
 
 -- Quotas
-SELECT is(workflow.set_quotas('adm_a', '{"maxRuns": 7}'), '{"maxRuns":7,"maxEventsPerRun":100000,"maxQueuePerMinute":600000}'::jsonb,
+SELECT is(workflow.set_quotas('adm_a', '{"maxRuns": 7}'),
+          '{"maxRuns":7,"maxEventsPerRun":100000,"maxQueuePerMinute":600000,"maxMessageBytes":262144,
+            "maxQueuedBytes":1073741824,"maxStreamBytes":10737418240,"maxConcurrentRequests":0}'::jsonb,
           'set_quotas of a subset keeps the other quotas');
 SELECT is(workflow.get_quotas('adm_a') -> 'maxRuns', '7'::jsonb, 'get_quotas reads it back');
 SELECT throws_ok($$ SELECT workflow.set_quotas('adm_a', '{"maxRuns": 5, "maxWidgets": 1}') $$, 'PW400',
-                 'unknown quota ''maxWidgets'': expected maxRuns, maxEventsPerRun or maxQueuePerMinute', 'unknown key ⇒ 400 naming it');
+                 'unknown quota ''maxWidgets'': expected maxRuns, maxEventsPerRun, maxQueuePerMinute, maxMessageBytes, '
+                 'maxQueuedBytes, maxStreamBytes or maxConcurrentRequests', 'unknown key ⇒ 400 naming it');
 SELECT throws_ok($$ SELECT workflow.set_quotas('adm_a', '{"maxRuns": 1.5}') $$, 'PW400', NULL, 'non-integer ⇒ 400');
 SELECT throws_ok($$ SELECT workflow.set_quotas('adm_a', '{"maxRuns": "9"}') $$, 'PW400', NULL, 'string ⇒ 400');
 SELECT throws_ok($$ SELECT workflow.set_quotas('adm_a', '{"maxQueuePerMinute": 0}') $$, 'PW400', NULL, '0 ⇒ 400');

@@ -12,8 +12,9 @@ SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
 SELECT is((SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c
             WHERE c.relnamespace = 'workflow'::regnamespace AND c.relkind IN ('r', 'p')
               AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'app_id')),
-          ARRAY['dispatcher_sessions'],
-          'every table carries app_id, except the dispatchers'' sessions (no tenant or API role may touch them)');
+          ARRAY['dispatcher_sessions', 'stream_notify_secret'],
+          'every table carries app_id, except the dispatchers'' sessions (no tenant or API role may touch them) '
+          'and the stream NOTIFY key (no tenant may read it)');
 SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY 1) FROM pg_proc p,
                   aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
             WHERE p.pronamespace = 'workflow'::regnamespace AND a.grantee = 0),
