@@ -104,6 +104,18 @@ READY = obj({"ready": BOOL, "checks": {"type": "object", "additionalProperties":
              "reason": {"type": "string", "description": "why not ready (only when not)"}}, ("ready", "checks"))
 
 # Run actions (SPEC section 5)
+# DevKit 5 run operations (service/routes/run_ops.py)
+RUNS_MANY = obj({"data": {"type": "array", "items": {"anyOf": [RUN, {"type": "null"}]}}}, ("data",),
+                description="the runs in request order; null for an id the app has no run for")
+CANCEL_MANY = obj({
+    "summary": obj({k: INT for k in ("requested", "cancelled", "alreadyCancelled", "notCancellable", "notFound",
+                                     "failed")},
+                   ("requested", "cancelled", "alreadyCancelled", "notCancellable", "notFound", "failed")),
+    "results": {"type": "array", "items": obj({
+        "runId": TEXT,
+        "outcome": {"enum": ["cancelled", "already_cancelled", "not_cancellable", "not_found", "failed"]},
+        "status": TEXT, "code": TEXT, "retryable": BOOL}, ("runId", "outcome"))},
+}, ("summary", "results"), description="one outcome per requested id, in request order, and their counts")
 WAKE_UP = obj({"stoppedCount": INT}, ("stoppedCount",))
 TEMPLATE = obj({
     "steps": {"type": "array", "items": obj({"stepName": TEXT, "order": INT, "parallelGroup": INT},

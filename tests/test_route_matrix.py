@@ -44,6 +44,9 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/apps/{appId}/k8s-binding"): {"namespace": "team-c", "serviceAccount": "app"},
     ("DELETE", "/api/v1/apps/{appId}/k8s-binding"): {"namespace": "team-c", "serviceAccount": "app"},
     ("PUT", "/api/v1/apps/{appId}/quotas"): {"maxRuns": 100000},
+    # DevKit 5 run operations (service/routes/run_ops.py)
+    ("POST", "/api/v1/apps/{appId}/runs/get-many"): {"runIds": [RUN_ID]},
+    ("POST", "/api/v1/apps/{appId}/runs/cancel-many"): {"runIds": [RUN_ID]},
 }
 
 
