@@ -47,6 +47,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     # DevKit 5 run operations (service/routes/run_ops.py)
     ("POST", "/api/v1/apps/{appId}/runs/get-many"): {"runIds": [RUN_ID]},
     ("POST", "/api/v1/apps/{appId}/runs/cancel-many"): {"runIds": [RUN_ID]},
+    ("POST", "/api/v1/apps/{appId}/analytics/runs/{runId}/events/get-many"): {"eventIds": ["evnt_1"]},
 }
 
 
