@@ -92,3 +92,12 @@ async def test_another_apps_runs_are_invisible(start_service: Callable[..., Serv
         assert keys["data"] == [], keys
         status, body = await get(other, f"analytics/runs/{run_id}")
         assert status == 404, body
+
+
+async def test_storage_runs_list_adds_page_info_only_when_asked(client: aiohttp.ClientSession) -> None:
+    await new_run5(client)
+    status, page = await get(client, "runs", limit=1)
+    assert status == 200 and set(page) == {"data", "cursor", "hasMore"}, "the DevKit 4 shape, unchanged"
+    status, page = await get(client, "runs", limit=1, pageInfo="true")
+    assert status == 200 and set(page) == {"data", "cursor", "hasMore", "pageInfo"}, page
+    assert page["pageInfo"]["upgradeAvailable"] is False and page["pageInfo"]["maxLookbackDays"] >= 0, page

@@ -27,6 +27,7 @@
 --           workflow.analytics_events(text, text, jsonb)  (new)
 --           workflow.analytics_hooks(text, jsonb)  (new)
 --           workflow.analytics_waits(text, text, jsonb)  (new)
+--           workflow.page_info(text)  (new: pageInfo of GET /runs?pageInfo=true)
 -- INTERNAL: workflow.analytics_limit(jsonb, integer)  (new)
 --           workflow.analytics_cursor(timestamptz, text), workflow.analytics_after(jsonb)  (new)
 --           workflow.analytics_time(jsonb, text)  (new)
@@ -132,6 +133,17 @@ COMMENT ON FUNCTION workflow.analytics_page_info(text, timestamptz) IS
   'pageInfo of a cross-run analytics page: the window starts at p_start, else at the app''s oldest stored run (the '
   'max window: what retention kept); lookback in whole days; upgradeAvailable always false.';
 SELECT workflow.expose_internal('workflow.analytics_page_info(text, timestamptz)');
+
+CREATE FUNCTION workflow.page_info(p_app_id text) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  PERFORM workflow.require_app(p_app_id);
+  RETURN workflow.analytics_page_info(p_app_id, NULL);
+END $$;
+COMMENT ON FUNCTION workflow.page_info(text) IS
+  'pageInfo of the storage runs list (GET /runs?pageInfo=true, 5.x PaginatedResponse.pageInfo): the window of what '
+  'the app has stored, from its oldest run; upgradeAvailable false.';
+SELECT workflow.expose_api('workflow.page_info(text)');
 
 -- runs.get / runs.list ---------------------------------------------------------
 CREATE FUNCTION workflow.analytics_runs(p_app_id text, p_params jsonb DEFAULT '{}')
@@ -377,7 +389,8 @@ BEGIN
   END IF;
   SELECT coalesce(jsonb_agg(jsonb_build_object('item', item, 'cursor', cur) ORDER BY n), '[]') INTO v_rows
     FROM (SELECT jsonb_build_object('runId', h.run_id, 'hookId', h.hook_id,
-                                    'status', CASE WHEN h.disposed_at IS NOT NULL THEN 'disposed'
+                                    'status', CASE WHEN h.conflict THEN 'conflict'
+                                                   WHEN h.disposed_at IS NOT NULL THEN 'disposed'
                                                    WHEN rcv.at IS NOT NULL THEN 'received' ELSE 'created' END,
                                     'createdAt', workflow.iso(h.created_at),
                                     'updatedAt', workflow.iso(greatest(h.created_at, rcv.at, h.disposed_at)),
@@ -387,7 +400,17 @@ BEGIN
                  row_number() OVER (ORDER BY
                    CASE WHEN v_sort = 'asc' THEN h.created_at END, CASE WHEN v_sort = 'asc' THEN h.hook_id END,
                    CASE WHEN v_sort = 'desc' THEN h.created_at END DESC, CASE WHEN v_sort = 'desc' THEN h.hook_id END DESC) AS n
-            FROM workflow_analytics.hooks h
+            FROM (SELECT hk.app_id, hk.run_id, hk.hook_id, hk.created_at, hk.disposed_at, hk.is_webhook,
+                         false AS conflict
+                    FROM workflow_analytics.hooks hk
+                  UNION ALL
+                  -- A hook_created whose token another run held: only its hook_conflict event records it.
+                  SELECT e.app_id, e.run_id, e.correlation_id, e.created_at, NULL, NULL, true
+                    FROM workflow_analytics.events e
+                   WHERE e.app_id = p_app_id AND e.event_type = 'hook_conflict'
+                     AND NOT EXISTS (SELECT 1 FROM workflow_analytics.hooks x
+                                      WHERE x.app_id = e.app_id AND x.run_id = e.run_id AND x.hook_id = e.correlation_id)
+                 ) h
             LEFT JOIN LATERAL (SELECT max(e.created_at) AS at FROM workflow_analytics.events e
                                 WHERE e.app_id = h.app_id AND e.correlation_id = h.hook_id AND e.run_id = h.run_id
                                   AND e.event_type = 'hook_received') rcv ON true
@@ -409,7 +432,8 @@ END $$;
 COMMENT ON FUNCTION workflow.analytics_hooks(text, jsonb) IS
   'analytics.hooks: p_params.id (and optionally runId) → one AnalyticsHook (404); else a page of runId''s hooks by '
   'creation (limit <= 100, cursor, sortOrder asc): {data, cursor, hasMore}. status: created | received (a '
-  'hook_received was appended) | disposed. Never the token or metadata.';
+  'hook_received was appended) | disposed | conflict (its token was held by another run: only a hook_conflict '
+  'event records it). Never the token or metadata.';
 SELECT workflow.expose_api('workflow.analytics_hooks(text, jsonb)');
 
 -- waits.get / waits.list ---------------------------------------------------------------

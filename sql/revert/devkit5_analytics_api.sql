@@ -6,6 +6,7 @@ DROP FUNCTION workflow.analytics_events(text, text, jsonb);
 DROP FUNCTION workflow.analytics_steps(text, text, jsonb);
 DROP FUNCTION workflow.analytics_attributes(text, jsonb);
 DROP FUNCTION workflow.analytics_runs(text, jsonb);
+DROP FUNCTION workflow.page_info(text);
 DROP FUNCTION workflow.analytics_page_info(text, timestamptz);
 DROP FUNCTION workflow.analytics_page(jsonb, integer, jsonb);
 DROP FUNCTION workflow.analytics_time(jsonb, text);

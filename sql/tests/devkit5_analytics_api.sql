@@ -1,6 +1,6 @@
 -- pgTAP: the DevKit 5 analytics namespace over workflow_analytics (change devkit5_analytics_api).
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 SELECT set_config('workflow.app_id', 'tap_dk5a_other', false);
 SELECT workflow.ensure_app('tap_dk5a_other');
 SELECT workflow.create_event('tap_dk5a_other', 'wrun_01ARZ3NDEKTSV4RRFFQ69G5A09', 'run_created', NULL,
@@ -21,6 +21,8 @@ SELECT workflow.create_event('tap_dk5a', :a, 'hook_created', 'h1', '{"token":"ta
 SELECT workflow.create_event('tap_dk5a', :a, 'hook_received', 'h1', '{"payload":null}', 7);
 SELECT workflow.create_event('tap_dk5a', :b, 'run_created', NULL,
   '{"deploymentId":"d","workflowName":"w2","input":null,"attributes":{"team":"b"}}', 7);
+SELECT workflow.create_event('tap_dk5a', :b, 'run_started', NULL, NULL, 7);
+SELECT workflow.create_event('tap_dk5a', :b, 'hook_created', 'h2', '{"token":"tap-dk5a-h1"}', 7);
 SELECT workflow.create_event('tap_dk5a', :c, 'run_created', NULL, '{"deploymentId":"d","workflowName":"w1","input":null}', 3);
 SELECT workflow.create_event('tap_dk5a', :c, 'run_started', NULL, NULL, 3);
 SELECT workflow.create_event('tap_dk5a', :c, 'run_completed', NULL, '{"output":null}', 3);
@@ -86,9 +88,17 @@ SELECT is(jsonb_path_query_array(workflow.analytics_events('tap_dk5a', :a, '{"co
             '$.data[*].eventId'), '["evnt_00000000000000000000000004"]'::jsonb, 'events.list: filters');
 SELECT is(workflow.analytics_hooks('tap_dk5a', '{"id":"h1"}') ->> 'status', 'received', 'hooks.get: received after hook_received');
 SELECT ok(NOT (workflow.analytics_hooks('tap_dk5a', '{"id":"h1"}') ? 'token'), 'hooks.get: never the token');
+SELECT is(workflow.analytics_hooks('tap_dk5a', jsonb_build_object('runId', :b)) #>> '{data,0,status}', 'conflict',
+          'hooks.list: a hook_created that lost its token is a conflict');
 SELECT throws_ok($$SELECT workflow.analytics_hooks('tap_dk5a', '{}')$$, 'PW400', NULL, 'hooks.list needs a runId');
 SELECT is(jsonb_path_query_array(workflow.analytics_waits('tap_dk5a', :a, '{"status":"waiting"}'), '$.data[*].waitId'),
           '["w1"]'::jsonb, 'waits.list with a status');
+
+SELECT is(workflow.page_info('tap_dk5a') - 'currentLookbackDays' - 'maxLookbackDays',
+          jsonb_build_object('currentWindowStart', (SELECT workflow.iso(min(created_at)) FROM workflow.runs WHERE app_id = 'tap_dk5a'),
+                             'maxWindowStart', (SELECT workflow.iso(min(created_at)) FROM workflow.runs WHERE app_id = 'tap_dk5a'),
+                             'upgradeAvailable', false),
+          'page_info: the window of what the app has stored');
 
 SELECT * FROM finish();
 ROLLBACK;
