@@ -9,10 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import psycopg
+
+from service.run_waiters import RUN_WAITERS_KEY, RunWaiters
 
 from .api import event, get, new_run
 from .pgw import Service
 from .test_devkit5_events import new_run5, post
+from .test_streams_live import eventually, serve
 
 UNKNOWN = "wrun_01ARZ3NDEKTSV4RRFFQ69G5ZZZ"
 
@@ -123,3 +127,23 @@ async def test_waiters_per_app_are_bounded(start_service: Callable[..., Service]
         results = await asyncio.wait_for(asyncio.gather(*held), 20)
         assert [r[:2] for r in results] == [(200, "terminal")] * 2
         assert (await wait_for(client, run_id))[1] == "terminal", "the slots are free again"
+
+
+async def test_a_run_that_ends_while_the_listener_reconnects_still_answers(fresh_db: str) -> None:
+    async with serve(fresh_db) as (client, app):
+        waiters: RunWaiters = app[RUN_WAITERS_KEY]
+        await eventually(lambda: waiters.listening, 5)
+        run_id = await new_run5(client)
+        waiting = asyncio.create_task(wait_for(client, run_id, timeoutMs=30000))
+        await eventually(lambda: waiters.count("default") == 1, 5)
+        with psycopg.connect(fresh_db, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'pg-workflow run-waiters' AND datname = current_database()").fetchone()
+        assert killed == (1,)
+        # Its notification may be lost; the re-read after the reconnect must find the end.
+        status, body = await post(client, run_id, "run_completed", data={"output": None})
+        assert status == 200, body
+        status, outcome, run = await asyncio.wait_for(waiting, 20)
+        assert (status, outcome, run["status"]) == (200, "terminal", "completed")
+        assert waiters.count("default") == 0
