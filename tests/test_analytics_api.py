@@ -49,7 +49,7 @@ async def test_runs_attributes_and_run_scoped_reads(client: aiohttp.ClientSessio
     assert [e["eventId"] for e in events["data"]] == [slot(3)] and "eventData" not in events["data"][0], events
     status, one = await get(client, f"analytics/runs/{run_id}/events/{slot(1)}")
     assert status == 200 and one["eventType"] == "run_created", one
-    async with client.post(f"analytics/runs/{run_id}/events/get-many",
+    async with client.post(f"analytics/runs/{run_id}/event-batches/get",
                            json={"eventIds": [slot(1), slot(1), slot(99)]}) as resp:
         many = await resp.json()
         assert resp.status == 200 and [e["eventId"] for e in many["data"]] == [slot(1)], many
@@ -74,7 +74,7 @@ async def test_refusals(client: aiohttp.ClientSession) -> None:
         assert status == 400 and body["code"].startswith("WF_"), (path, query, body)
     status, body = await get(client, "analytics/runs/wrun_01ARZ3NDEKTSV4RRFFQ69G5ZZZ")
     assert (status, body["code"]) == (404, "WF_RUN_NOT_FOUND")
-    async with client.post("analytics/runs/r/events/get-many", json={"eventIds": ["e"] * 101}) as resp:
+    async with client.post("analytics/runs/r/event-batches/get", json={"eventIds": ["e"] * 101}) as resp:
         assert resp.status == 400
 
 

@@ -45,9 +45,9 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("DELETE", "/api/v1/apps/{appId}/k8s-binding"): {"namespace": "team-c", "serviceAccount": "app"},
     ("PUT", "/api/v1/apps/{appId}/quotas"): {"maxRuns": 100000},
     # DevKit 5 run operations (service/routes/run_ops.py)
-    ("POST", "/api/v1/apps/{appId}/runs/get-many"): {"runIds": [RUN_ID]},
-    ("POST", "/api/v1/apps/{appId}/runs/cancel-many"): {"runIds": [RUN_ID]},
-    ("POST", "/api/v1/apps/{appId}/analytics/runs/{runId}/events/get-many"): {"eventIds": ["evnt_1"]},
+    ("POST", "/api/v1/apps/{appId}/run-batches/get"): {"runIds": [RUN_ID]},
+    ("POST", "/api/v1/apps/{appId}/run-batches/cancel"): {"runIds": [RUN_ID]},
+    ("POST", "/api/v1/apps/{appId}/analytics/runs/{runId}/event-batches/get"): {"eventIds": ["evnt_1"]},
 }
 
 

@@ -28,17 +28,17 @@ async def call(client: aiohttp.ClientSession, path: str, body: Any) -> tuple[int
 
 async def test_get_many_keeps_order_and_answers_null_for_unknown(client: aiohttp.ClientSession) -> None:
     a, b = await new_run5(client), await new_run(client)
-    status, body = await call(client, "runs/get-many", {"runIds": [b, UNKNOWN, a, b], "resolveData": "none"})
+    status, body = await call(client, "run-batches/get", {"runIds": [b, UNKNOWN, a, b], "resolveData": "none"})
     assert status == 200, body
     assert [r and r["runId"] for r in body["data"]] == [b, None, a, b]
     assert "input" not in body["data"][0]
-    status, body = await call(client, "runs/get-many", {"runIds": [a]})
+    status, body = await call(client, "run-batches/get", {"runIds": [a]})
     assert status == 200 and "input" in body["data"][0], body
 
 
 async def test_get_many_refuses_bad_lists(client: aiohttp.ClientSession) -> None:
     for bad in ({"runIds": ["r"] * 1001}, {"runIds": "r"}, {"runIds": [1]}, {}, {"runIds": [], "extra": 1}):
-        status, body = await call(client, "runs/get-many", bad)
+        status, body = await call(client, "run-batches/get", bad)
         assert status == 400 and body["code"].startswith("WF_"), (bad, body)
 
 
@@ -47,7 +47,7 @@ async def test_cancel_many_reports_each_run(client: aiohttp.ClientSession) -> No
     status, body = await post(client, done, "run_completed", data={"output": None})
     assert status == 200, body
     ids = [five, UNKNOWN, four, done]
-    status, body = await call(client, "runs/cancel-many", {"runIds": ids, "cancelReason": "bulk stop"})
+    status, body = await call(client, "run-batches/cancel", {"runIds": ids, "cancelReason": "bulk stop"})
     assert status == 200, body
     assert [(r["runId"], r["outcome"]) for r in body["results"]] == [
         (five, "cancelled"), (UNKNOWN, "not_found"), (four, "cancelled"), (done, "not_cancellable")]
@@ -57,7 +57,7 @@ async def test_cancel_many_reports_each_run(client: aiohttp.ClientSession) -> No
     status, page = await get(client, f"runs/{five}/events")
     cancelled = [e for e in page["data"] if e["eventType"] == "run_cancelled"]
     assert cancelled[0]["eventData"]["cancelReason"] == "bulk stop", cancelled
-    status, body = await call(client, "runs/cancel-many", {"runIds": [five]})
+    status, body = await call(client, "run-batches/cancel", {"runIds": [five]})
     assert body["results"] == [{"runId": five, "outcome": "already_cancelled"}], body
 
 
@@ -65,7 +65,7 @@ async def test_cancel_many_refuses_bad_requests_and_changes_nothing(client: aioh
     run_id = await new_run5(client)
     for bad in ({"runIds": []}, {"runIds": [run_id, run_id]}, {"runIds": ["r"] * 501},
                 {"runIds": [run_id], "cancelReason": "x" * 513}, {"runIds": [run_id], "cancelReason": 5}):
-        status, body = await call(client, "runs/cancel-many", bad)
+        status, body = await call(client, "run-batches/cancel", bad)
         assert status == 400 and body["code"].startswith("WF_"), (bad, body)
     status, run = await get(client, f"runs/{run_id}")
     assert run["status"] == "running", run

@@ -95,7 +95,7 @@ async def analytics_get_event(request: web.Request, args: Args) -> web.Response:
     return json_text(await tenant_call(request, "analytics_events", _one(args, "eventId")))
 
 
-@operation(routes, "POST", PREFIX + "/runs/{runId}/events/get-many",
+@operation(routes, "POST", PREFIX + "/runs/{runId}/event-batches/get",
            summary="The events present among up to 100 ids (analytics.events.getMany)",
            body=Object({"eventIds": Array(ID, max_items=100)}, required=("eventIds",), extra=None),
            responses={200: responses.ANALYTICS_EVENTS_MANY}, tags=TAGS)

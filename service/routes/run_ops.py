@@ -23,7 +23,7 @@ CANCEL_MANY_MAX = 500
 WAIT_HEADER = "Workflow-Wait"
 
 
-@operation(routes, "POST", PREFIX + "/runs/get-many", summary="Several runs in one snapshot (runs.getMany)",
+@operation(routes, "POST", PREFIX + "/run-batches/get", summary="Several runs in one snapshot (runs.getMany)",
            body=Object({"runIds": Array(ID, max_items=GET_MANY_MAX), "resolveData": RESOLVE_DATA},
                        required=("runIds",), extra=None,
                        description=f"up to {GET_MANY_MAX} run ids; repeats are answered each time"),
@@ -33,7 +33,7 @@ async def get_many_runs(request: web.Request, args: Args) -> web.Response:
     return json_text('{"data": ' + await tenant_call(request, "get_runs", params) + "}")
 
 
-@operation(routes, "POST", PREFIX + "/runs/cancel-many", summary="Cancel many runs, one outcome each (runs.cancelMany)",
+@operation(routes, "POST", PREFIX + "/run-batches/cancel", summary="Cancel runs, an outcome each (runs.cancelMany)",
            body=Object({"runIds": Array(ID, max_items=CANCEL_MANY_MAX),
                         "cancelReason": Text(max_length=512, description="kept on each DevKit 5 run's run_cancelled")},
                        required=("runIds",), extra=None,
