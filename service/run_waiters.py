@@ -42,12 +42,14 @@ class Waiter:
     def ring(self) -> None:
         self._rung.set()
 
-    async def wait(self, seconds: float) -> None:
-        """Until rung or ``seconds`` passed; resets the bell."""
+    async def wait(self, seconds: float) -> bool:
+        """Until rung (True) or ``seconds`` passed (False); resets the bell."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._rung.wait()
+        rung = self._rung.is_set()
         self._rung.clear()
+        return rung
 
 
 class RunWaiters:

@@ -147,3 +147,14 @@ async def test_a_run_that_ends_while_the_listener_reconnects_still_answers(fresh
         status, outcome, run = await asyncio.wait_for(waiting, 20)
         assert (status, outcome, run["status"]) == (200, "terminal", "completed")
         assert waiters.count("default") == 0
+
+
+async def test_a_client_that_goes_away_frees_its_wait(fresh_db: str) -> None:
+    async with serve(fresh_db) as (client, app):
+        waiters: RunWaiters = app[RUN_WAITERS_KEY]
+        run_id = await new_run5(client)
+        abandoned = asyncio.create_task(wait_for(client, run_id, timeoutMs=40000))
+        await eventually(lambda: waiters.count("default") == 1, 5)
+        abandoned.cancel()  # the client closes its connection
+        # Noticed at the next look at the socket (every 5 s), long before the 40 s deadline.
+        await eventually(lambda: waiters.count("default") == 0, 15)

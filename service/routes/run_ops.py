@@ -21,6 +21,12 @@ GET_MANY_MAX = 1000
 CANCEL_MANY_MAX = 500
 # Header of a wait's answer: whether the run ended or the wait ran out.
 WAIT_HEADER = "Workflow-Wait"
+# How often a held wait looks whether its client is still connected.
+CLIENT_CHECK_SECONDS = 5.0
+
+
+def _client_gone(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
 
 
 @operation(routes, "POST", PREFIX + "/run-batches/get", summary="Several runs in one snapshot (runs.getMany)",
@@ -69,7 +75,14 @@ async def wait_for_terminal_status(request: web.Request, args: Args) -> web.Stre
                 remaining = deadline - loop.time()
                 if state["terminal"] or remaining <= 0 or waiters.closing:
                     break
-                await waiter.wait(remaining)
+                # In slices, so a client that went away frees its slot soon (the socket is
+                # looked at, not the database); only a ring or the deadline reads again.
+                while not await waiter.wait(min(remaining, CLIENT_CHECK_SECONDS)):
+                    remaining = deadline - loop.time()
+                    if remaining <= 0 or _client_gone(request):
+                        break
+                if _client_gone(request):
+                    break  # nobody reads the answer; the slot is free again
     outcome = "terminal" if state["terminal"] else "timeout"
     return web.Response(text=json.dumps(state["run"]), content_type="application/json",
                         headers={WAIT_HEADER: outcome})
