@@ -6,14 +6,14 @@ import logging
 
 from aiohttp import web
 
-from . import dispatcher, keys, live, metrics, observe, retention
+from . import dispatcher, keys, live, metrics, observe, retention, run_waiters
 from .auth import auth_middleware, authenticator_for
 from .config import Settings
 from .db import Database, Limits
 from .errors import error_middleware
 from .openapi import routes as openapi_routes
 from .outbound import OutboundPolicy
-from .routes import admin, encryption, events, health, hooks, run_actions, runs
+from .routes import admin, analytics, encryption, events, health, hooks, run_actions, run_ops, runs
 from .routes import queue as queue_routes
 from .routes import streams as stream_routes
 from .timeouts import body_deadline
@@ -51,6 +51,9 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     app.router.add_routes(queue_routes.routes)
     app.router.add_routes(run_actions.routes)
     app.router.add_routes(encryption.routes)  # run encryption: secrets (admin) and run keys
+    app.router.add_routes(run_ops.routes)  # DevKit 5 run operations: getMany, cancelMany, waitForTerminalStatus
+    app.router.add_routes(analytics.routes)  # DevKit 5 analytics namespace (metadata only)
+    run_waiters.setup(app, database_url, settings.run_waiters_per_app)  # terminal-status listener and long polls
     dispatcher.setup(app)  # queue dispatcher (unless WF_ENABLE_POLLER=false): started on startup, stopped on shutdown
     metrics.setup(app)  # GET /metrics
     retention.setup(app)  # purge job (unless WF_RETENTION_INTERVAL_SECONDS=0): started on startup, stopped on shutdown

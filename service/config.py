@@ -190,6 +190,13 @@ OPTIONS: tuple[Option, ...] = (
            "testing"),
     Option("WF_HANDLER_DENY_NETWORKS", "handler_deny_networks", "list", (),
            "CIDRs deliveries never reach (wins over the allow list)"),
+    # -- DevKit 5 runs.waitForTerminalStatus long polls (service/run_waiters.py) --
+    Option("WF_RUN_WAIT_MAX_SECONDS", "run_wait_max_seconds", "float", 50.0,
+           "longest a terminal-status long poll is held (a longer timeoutMs is clamped to it); then the run's "
+           "current snapshot is answered", positive=True, maximum=300),
+    Option("WF_RUN_WAITERS_PER_APP", "run_waiters_per_app", "int", 100,
+           "terminal-status long polls one app may hold open on one replica; beyond it 429 WF_TOO_MANY_WAITERS",
+           minimum=1),
     # -- queue dispatcher (SPEC section 6) -----------------------------------
     Option("WF_QUEUE_CONCURRENCY", "concurrency", "int", 100,
            "deliveries in flight per replica (HTTP connection pool size)", "dispatcher", minimum=1),
@@ -306,6 +313,8 @@ class Settings:
     auth_cache_entries: int = _default("WF_AUTH_CACHE_ENTRIES")
     handler_allow_networks: tuple[str, ...] = _default("WF_HANDLER_ALLOW_NETWORKS")
     handler_deny_networks: tuple[str, ...] = _default("WF_HANDLER_DENY_NETWORKS")
+    run_wait_max_seconds: float = _default("WF_RUN_WAIT_MAX_SECONDS")
+    run_waiters_per_app: int = _default("WF_RUN_WAITERS_PER_APP")
     replica_name: str | None = _default("WF_REPLICA_NAME")
     app_max_concurrent_requests: int | None = _default("WF_APP_MAX_CONCURRENT_REQUESTS")
     app_quota_cache_seconds: float = _default("WF_APP_QUOTA_CACHE_SECONDS")

@@ -103,7 +103,62 @@ STATUS = obj({"status": {"const": "ok"}}, ("status",))
 READY = obj({"ready": BOOL, "checks": {"type": "object", "additionalProperties": BOOL},
              "reason": {"type": "string", "description": "why not ready (only when not)"}}, ("ready", "checks"))
 
+# The DevKit 5 analytics namespace (service/routes/analytics.py): metadata only
+NULL_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+NULL_TIME: dict[str, Any] = {"type": ["string", "null"], "description": "ISO-8601 UTC with milliseconds"}
+PAGE_INFO = obj({"currentLookbackDays": INT, "maxLookbackDays": INT, "currentWindowStart": TIME,
+                 "maxWindowStart": TIME, "upgradeAvailable": BOOL},
+                ("currentLookbackDays", "maxLookbackDays", "currentWindowStart", "maxWindowStart", "upgradeAvailable"),
+                description="the window a cross-run listing covers: from startTime, else from the app's oldest run")
+ANALYTICS_RUN = obj({
+    "runId": TEXT, "status": RUN["properties"]["status"], "deploymentId": TEXT, "workflowName": TEXT,
+    "specVersion": {"type": ["integer", "null"]}, "attributes": {"type": "object", "additionalProperties": TEXT},
+    "createdAt": TIME, "updatedAt": TIME, "startedAt": NULL_TIME, "completedAt": NULL_TIME, "errorCode": NULL_TEXT,
+}, ("runId", "status", "deploymentId", "workflowName", "attributes", "createdAt", "updatedAt"))
+ANALYTICS_ATTRIBUTE = obj({"key": TEXT, "runCount": INT, "firstSeenAt": TIME, "lastSeenAt": TIME},
+                          ("key", "runCount", "firstSeenAt", "lastSeenAt"))
+ANALYTICS_STEP = obj({
+    "runId": TEXT, "stepId": TEXT, "stepName": NULL_TEXT, "status": STEP["properties"]["status"], "attempt": INT,
+    "createdAt": TIME, "updatedAt": TIME, "startedAt": NULL_TIME, "completedAt": NULL_TIME, "retryAfter": NULL_TIME,
+    "errorCode": NULL_TEXT,
+}, ("runId", "stepId", "status", "createdAt", "updatedAt"))
+ANALYTICS_EVENT = obj({
+    "runId": TEXT, "eventId": TEXT, "eventType": TEXT, "correlationId": NULL_TEXT, "entityId": NULL_TEXT,
+    "stepName": NULL_TEXT, "workflowName": TEXT, "deploymentId": TEXT, "specVersion": {"type": ["integer", "null"]},
+    "runCreatedAt": TIME, "createdAt": TIME,
+}, ("runId", "eventId", "eventType", "workflowName", "deploymentId", "runCreatedAt", "createdAt"))
+ANALYTICS_EVENTS_MANY = obj({"data": {"type": "array", "items": ANALYTICS_EVENT}}, ("data",),
+                            description="the events present among the ids asked for, each once, in no set order")
+ANALYTICS_HOOK = obj({
+    "runId": TEXT, "hookId": TEXT, "status": {"enum": ["created", "received", "disposed", "conflict"]},
+    "createdAt": TIME, "updatedAt": TIME, "receivedAt": NULL_TIME, "disposedAt": NULL_TIME, "isWebhook": BOOL,
+}, ("runId", "hookId", "status", "createdAt", "updatedAt"))
+ANALYTICS_WAIT = obj({
+    "runId": TEXT, "waitId": TEXT, "status": WAIT["properties"]["status"], "resumeAt": NULL_TIME,
+    "createdAt": TIME, "updatedAt": TIME, "completedAt": NULL_TIME,
+}, ("runId", "waitId", "status", "createdAt", "updatedAt"))
+
+
+def analytics_page(item: dict[str, Any]) -> dict[str, Any]:
+    """An analytics page: the storage page shape plus pageInfo (cross-run listings)."""
+    doc = page(item)
+    doc["properties"]["pageInfo"] = PAGE_INFO
+    return doc
+
+
 # Run actions (SPEC section 5)
+# DevKit 5 run operations (service/routes/run_ops.py)
+RUNS_MANY = obj({"data": {"type": "array", "items": {"anyOf": [RUN, {"type": "null"}]}}}, ("data",),
+                description="the runs in request order; null for an id the app has no run for")
+CANCEL_MANY = obj({
+    "summary": obj({k: INT for k in ("requested", "cancelled", "alreadyCancelled", "notCancellable", "notFound",
+                                     "failed")},
+                   ("requested", "cancelled", "alreadyCancelled", "notCancellable", "notFound", "failed")),
+    "results": {"type": "array", "items": obj({
+        "runId": TEXT,
+        "outcome": {"enum": ["cancelled", "already_cancelled", "not_cancellable", "not_found", "failed"]},
+        "status": TEXT, "code": TEXT, "retryable": BOOL}, ("runId", "outcome"))},
+}, ("summary", "results"), description="one outcome per requested id, in request order, and their counts")
 WAKE_UP = obj({"stoppedCount": INT}, ("stoppedCount",))
 TEMPLATE = obj({
     "steps": {"type": "array", "items": obj({"stepName": TEXT, "order": INT, "parallelGroup": INT},

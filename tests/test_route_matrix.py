@@ -44,6 +44,10 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/apps/{appId}/k8s-binding"): {"namespace": "team-c", "serviceAccount": "app"},
     ("DELETE", "/api/v1/apps/{appId}/k8s-binding"): {"namespace": "team-c", "serviceAccount": "app"},
     ("PUT", "/api/v1/apps/{appId}/quotas"): {"maxRuns": 100000},
+    # DevKit 5 run operations (service/routes/run_ops.py)
+    ("POST", "/api/v1/apps/{appId}/run-batches/get"): {"runIds": [RUN_ID]},
+    ("POST", "/api/v1/apps/{appId}/run-batches/cancel"): {"runIds": [RUN_ID]},
+    ("POST", "/api/v1/apps/{appId}/analytics/runs/{runId}/event-batches/get"): {"eventIds": ["evnt_1"]},
 }
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from .. import responses
 from ..http import json_text, page_args, tenant_call
-from ..schemas import PAGE_QUERY, RESOLVE_DATA, Text
+from ..schemas import PAGE_QUERY, RESOLVE_DATA, Flag, Text
 from ..validate import Args, operation
 
 routes = web.RouteTableDef()
@@ -17,12 +17,14 @@ _NAME = Text(min_length=1, max_length=1024)
 
 @operation(routes, "GET", PREFIX + "/runs", summary="Runs, newest first by default",
            query={"status": Text(enum=("pending", "running", "completed", "failed", "cancelled")),
-                  "workflowName": _NAME, "deploymentId": _NAME, **PAGE_QUERY},
-           responses={200: responses.page(responses.RUN)}, tags=("runs",))
+                  "workflowName": _NAME, "deploymentId": _NAME, **PAGE_QUERY,
+                  "pageInfo": Flag("true: add pageInfo (DevKit 5 lists); the DevKit 4 shape without it")},
+           responses={200: responses.analytics_page(responses.RUN)}, tags=("runs",))
 async def list_runs(request: web.Request, args: Args) -> web.Response:
     params = {"status": args.query["status"], "workflow_name": args.query["workflowName"],
               "deployment_id": args.query["deploymentId"], **page_args(args)}
-    return json_text(await tenant_call(request, "list_runs", params))
+    statement = "list_runs_page_info" if args.query["pageInfo"] else "list_runs"
+    return json_text(await tenant_call(request, statement, params))
 
 
 @operation(routes, "GET", PREFIX + "/runs/{runId}", summary="One run",
