@@ -74,7 +74,7 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> Service:
-        env = service_env(WF_ACCESS_LOG="false", **self.env)
+        env = service_env(**{"WF_ACCESS_LOG": "false", **self.env})
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port), self.database_url],
