@@ -223,7 +223,17 @@ def test_workflow_inspect_of_the_5x_cli(e2e_app5: E2EApp) -> None:
         listed = json.loads(out[out.index("{"):])
         statuses = {run["runId"]: run["status"] for run in listed["data"]}
         assert {done: "completed", failed: "failed", running: "running"}.items() <= statuses.items(), statuses
-        # A script next to the app (the CLI's process) did not take over or drop the app's registration.
+        # runs.list with a list of statuses (5.x), as a script next to the app calls it: ?status=failed&status=running.
+        script = ("import { getWorld } from 'workflow/runtime';"
+                  "const world = await getWorld();"
+                  "const page = await world.runs.list({ status: ['failed', 'running'], resolveData: 'none',"
+                  " pagination: { limit: 100 } });"
+                  "console.log(JSON.stringify(page.data.map((r) => [r.runId, r.status])));"
+                  "process.exit(0);")
+        by_list = dict(json.loads(app.run_with_app_env("node", "--input-type=module", "-e", script).splitlines()[-1]))
+        assert {failed: "failed", running: "running"}.items() <= by_list.items(), by_list
+        assert done not in by_list and set(by_list.values()) <= {"failed", "running"}, by_list
+        # Scripts and the CLI next to the app did not take over or drop the app's registration.
         assert db_rows(app, "SELECT count(*) FROM workflow.handlers WHERE app_id = 'default'"
                             " AND deployment_version = %s", app.deployment_id) == [(1,)]
     finally:
