@@ -427,6 +427,32 @@ class Array(Schema):
         return self.documented(schema)
 
 
+class Repeated(Schema):
+    """A query parameter that may be given several times (``?status=a&status=b``): the list of its
+    values, each checked by ``items`` (absent: None). Only for query parameters (service/validate.py)."""
+
+    json_types = frozenset({"array"})
+
+    def __init__(self, items: Schema, *, max_items: int, description: str | None = None) -> None:
+        self.items, self.max_items = items, max_items
+        self.description = description
+
+    def check(self, value: Any, field: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise bad(field, f"must be an array, not {_json_type(value)}")
+        if len(value) > self.max_items:
+            raise bad(field, f"is given more than {self.max_items} times")
+        return [self.items.check(v, child(field, i)) for i, v in enumerate(value)]
+
+    def from_texts(self, texts: list[str], field: str) -> list[Any]:
+        if len(texts) > self.max_items:
+            raise bad(field, f"is given more than {self.max_items} times")
+        return [self.items.from_text(t, child(field, i)) for i, t in enumerate(texts)]
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.documented({"type": "array", "items": self.items.json_schema(), "maxItems": self.max_items})
+
+
 class Object(Schema):
     """A JSON object with known members. Null counts as absent (as the DevKit
     sends it); members not named are checked as ``extra`` (Json: any safe

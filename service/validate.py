@@ -45,7 +45,7 @@ from aiohttp import web
 from . import keys
 from .auth import PUBLIC_PATHS
 from .errors import ApiError
-from .schemas import ID, PATH_DEFAULTS, Schema, bad, check_text
+from .schemas import ID, PATH_DEFAULTS, Repeated, Schema, bad, check_text
 
 MAX_DEPTH = 64
 # The longest request line the server reads (aiohttp's default is 8190): the
@@ -142,6 +142,9 @@ async def parse_request(request: web.Request, op: Operation) -> Args:
     query: dict[str, Any] = {}
     for name, schema in op.query.items():
         values = [v for v in request.query.getall(name, []) if v != ""]
+        if isinstance(schema, Repeated):  # ?status=a&status=b: the list (absent: None)
+            query[name] = schema.from_texts(values, f"query.{name}") if values else None
+            continue
         if len(values) > 1:
             raise bad(f"query.{name}", "is given more than once")
         query[name] = schema.from_text(values[0], f"query.{name}") if values else None

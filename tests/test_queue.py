@@ -44,6 +44,28 @@ async def test_immediate_delivery_protocol(queue_client: QueueClient, handler_se
     await eventually(lambda: set(queue_client.statuses().values()) == {"delivered"})
 
 
+
+async def test_registration_without_a_step_url(queue_client: QueueClient, handler_server: HandlerServer) -> None:
+    # A DevKit 5 handler has only the flow route (steps travel on the workflow queue): no endpoints.step.
+    flow_url = handler_server.endpoints["workflow"]
+    status, answer = await queue_client.post("/handlers", {"podId": "pod-5", "deploymentVersion": "v5",
+                                                           "endpoints": {"workflow": flow_url}})
+    assert (status, answer) == (201, {"registered": True}), answer
+    assert sql(queue_client.database_url, "SELECT step_url FROM workflow.handlers WHERE app_id = %s AND pod_id = %s",
+               queue_client.app_id, "pod-5") == [(flow_url,)]
+    await queue_client.enqueue("__wkf_workflow_order", {"runId": "wrun_5", "stepId": "step_1", "stepName": "s"},
+                               deploymentId="v5")
+    # A step-kind message (a step queue, which DevKit 5 never uses) is still delivered: to the flow route.
+    await queue_client.enqueue("__wkf_step_charge", {"workflowRunId": "wrun_5", "stepId": "step_2"},
+                               deploymentId="v5")
+    deliveries = await handler_server.wait_for(2)
+    assert sorted((d.kind, d.queue_name) for d in deliveries) == [
+        ("flow", "__wkf_step_charge"), ("flow", "__wkf_workflow_order")]
+    # The flow endpoint is still required, and checked.
+    for endpoints in ({}, {"step": flow_url}, {"workflow": "ftp://x.invalid/flow"}):
+        status, body = await queue_client.post("/handlers", {"podId": "pod-6", "endpoints": endpoints})
+        assert status == 400 and body["meta"]["field"].startswith("endpoints"), (endpoints, body)
+
 async def test_delay_seconds_honoured(queue_client: QueueClient, handler_server: HandlerServer) -> None:
     await queue_client.register(handler_server)
     sent: dict[str, tuple[float, float]] = {}
@@ -255,7 +277,7 @@ async def test_bad_input_changes_nothing(queue_client: QueueClient) -> None:
     handler_bad = [
         {"deploymentVersion": "v1", "endpoints": {"workflow": "http://a/f", "step": "http://a/s"}},
         {"podId": "p", "endpoints": {"workflow": "ftp://a/f", "step": "http://a/s"}},
-        {"podId": "p", "endpoints": {"workflow": "http://a/f"}},
+        {"podId": "p", "endpoints": {"step": "http://a/s"}},  # the flow URL is required (a step URL is not)
         {"podId": "p/q", "endpoints": {"workflow": "http://a/f", "step": "http://a/s"}},
         {"podId": "p", "deploymentVersion": "v1"},
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import aiohttp
 
@@ -58,6 +59,29 @@ async def test_list_filters_and_sort(client: aiohttp.ClientSession) -> None:
         status, body = await get(client, "runs", **bad)
         assert status == 400 and body["code"].startswith("WF_"), (bad, body)
 
+
+
+async def test_list_runs_by_several_statuses(client: aiohttp.ClientSession) -> None:
+    # DevKit 5's client sends runs.list({status: [a, b]}) as ?status=a&status=b.
+    name = f"workflow//./statuses//{os.urandom(4).hex()}"
+    running = await new_run(client, workflow_name=name)
+    pending = await new_run(client, workflow_name=name, start=False)
+    ended = await new_run(client, workflow_name=name)
+    await event(client, ended, "run_cancelled")
+
+    async def listed(*statuses: str) -> tuple[int, Any]:
+        params = [("workflowName", name), ("sortOrder", "asc"), *(("status", s) for s in statuses)]
+        async with client.get("runs", params=params) as resp:
+            return resp.status, await resp.json()
+
+    assert [r["runId"] for r in (await listed("running", "cancelled"))[1]["data"]] == [running, ended]
+    assert [r["runId"] for r in (await listed("pending"))[1]["data"]] == [pending]
+    assert [r["runId"] for r in (await listed("pending", "running", "pending"))[1]["data"]] == [running, pending]
+    assert [r["runId"] for r in (await listed())[1]["data"]] == [running, pending, ended]
+    status, body = await listed("running", "done")
+    assert status == 400 and body["code"] == "WF_BAD_REQUEST" and body["meta"]["field"] == "query.status[1]", body
+    status, body = await listed(*["running"] * 6)
+    assert status == 400 and "more than 5" in body["message"], body
 
 async def test_pagination_never_repeats_or_skips_under_concurrent_inserts(client: aiohttp.ClientSession) -> None:
     name = f"workflow//./paging//{os.urandom(4).hex()}"

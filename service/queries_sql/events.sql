@@ -23,7 +23,7 @@ SELECT workflow.get_run(ctx.app_id, %(run_id)s, %(resolve_data)s)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: list_runs
-SELECT workflow.list_runs(ctx.app_id, %(status)s, %(workflow_name)s, %(deployment_id)s,
+SELECT workflow.list_runs(ctx.app_id, %(statuses)s::text[], %(workflow_name)s, %(deployment_id)s,
                           %(limit)s, %(cursor)s, %(sort_order)s, %(resolve_data)s)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 

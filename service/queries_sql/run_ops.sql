@@ -15,7 +15,7 @@ SELECT workflow.run_wait_state(ctx.app_id, %(run_id)s, %(resolve_data)s)::text
 
 -- name: list_runs_page_info
 -- GET /runs?pageInfo=true: the storage list plus the 5.x pageInfo (change devkit5_analytics_api).
-SELECT (workflow.list_runs(ctx.app_id, %(status)s, %(workflow_name)s, %(deployment_id)s,
+SELECT (workflow.list_runs(ctx.app_id, %(statuses)s::text[], %(workflow_name)s, %(deployment_id)s,
                            %(limit)s, %(cursor)s, %(sort_order)s, %(resolve_data)s)
         || jsonb_build_object('pageInfo', workflow.page_info(ctx.app_id)))::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;

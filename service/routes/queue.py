@@ -32,7 +32,9 @@ HANDLER_BODY = Object({
     "podId": POD_ID,
     "machineId": POD_ID,
     "deploymentVersion": Text(min_length=1, max_length=1024),
-    "endpoints": Object({"workflow": URL, "step": URL, "webhook": URL}, required=("workflow", "step")),
+    # No step URL for a DevKit 5 handler (steps travel on the workflow queue); SQL then sends step-kind messages
+    # to the flow URL (change handler_step_optional).
+    "endpoints": Object({"workflow": URL, "step": URL, "webhook": URL}, required=("workflow",)),
     "features": Array(Text(min_length=1, max_length=64), max_items=16,
                       description='what the pod\'s World understands beyond the DevKit queue protocol: "run-started" '
                                   '= workflow deliveries may carry the run_started answer (header x-pgw-run-started)'),
@@ -77,7 +79,7 @@ async def register_handler(request: web.Request, args: Args) -> web.Response:
         "pod_id": body.get("podId") or body.get("machineId"),
         "deployment_version": body.get("deploymentVersion"),
         "workflow_url": endpoints["workflow"],
-        "step_url": endpoints["step"],
+        "step_url": endpoints.get("step"),
         "webhook_url": endpoints.get("webhook"),
         # Deliveries in multi-tenant mode go back only to this address (service/outbound.py).
         "source_address": request.remote,

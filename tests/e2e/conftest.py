@@ -1,6 +1,7 @@
-"""Fixtures for the DevKit end-to-end tests: install and build the e2e app
-(once, and only when its inputs changed), then run it against the session's
-pg-workflow service with the pg-workflow-world client as its World.
+"""Fixtures for the DevKit end-to-end tests: install and build the e2e apps
+(once, and only when their inputs changed), then run them against the session's
+pg-workflow service with the pg-workflow-world client as their World:
+``app/`` on DevKit 4 (workflow 4.8.9) and ``app5/`` on DevKit 5 (workflow 5.0.0-beta.55).
 
 Missing npm/node or a failing install/build fails the tests; nothing here skips.
 """
@@ -32,13 +33,22 @@ from ..pgw import Service, free_port
 
 E2E_DIR = Path(__file__).resolve().parent
 APP_DIR = E2E_DIR / "app"
+APP5_DIR = E2E_DIR / "app5"
 CLIENT_DIR = E2E_DIR.parent.parent / "clients" / "world"
-INSTALL_STAMP = APP_DIR / "node_modules" / ".pgw-e2e-install-stamp"
 # The DevKit web UI (`workflow web`) needs Node >= 22; the suite installs the npm package node@22 here.
 NODE22_DIR = E2E_DIR / ".node22"
 NODE22 = NODE22_DIR / "node_modules" / ".bin" / "node"
-BUILD_STAMP = APP_DIR / ".well-known" / "workflow" / "v1" / ".pgw-e2e-build-stamp"
-WELL_KNOWN_FILES = ("flow.js", "step.js", "webhook.js", "manifest.json")
+# What `wf build` writes: DevKit 4 has a step route; DevKit 5 writes ES modules and has none.
+WELL_KNOWN_FILES = {APP_DIR: ("flow.js", "step.js", "webhook.js", "manifest.json"),
+                    APP5_DIR: ("flow.mjs", "webhook.mjs", "manifest.json")}
+
+
+def _install_stamp(app_dir: Path) -> Path:
+    return app_dir / "node_modules" / ".pgw-e2e-install-stamp"
+
+
+def _build_stamp(app_dir: Path) -> Path:
+    return app_dir / ".well-known" / "workflow" / "v1" / ".pgw-e2e-build-stamp"
 
 
 def _progress(message: str) -> None:
@@ -55,23 +65,23 @@ def _digest(paths: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _install_inputs() -> list[Path]:
+def _install_inputs(app_dir: Path) -> list[Path]:
     # .npmrc sets install-links=true: the client is copied into node_modules
     # like a published package, so its sources are install inputs too.
     client = [CLIENT_DIR / "package.json", CLIENT_DIR / "index.js", CLIENT_DIR / "index.d.ts"]
     client += list((CLIENT_DIR / "lib").glob("*.js"))
-    return [APP_DIR / "package.json", APP_DIR / "package-lock.json", APP_DIR / ".npmrc", *client]
+    return [app_dir / "package.json", app_dir / "package-lock.json", app_dir / ".npmrc", *client]
 
 
-def _build_inputs() -> list[Path]:
-    return [*_install_inputs(), *(APP_DIR / "workflows").glob("*")]
+def _build_inputs(app_dir: Path) -> list[Path]:
+    return [*_install_inputs(app_dir), *(app_dir / "workflows").glob("*")]
 
 
-def _run(cmd: list[str], what: str) -> None:
-    _progress(f"{what}: {' '.join(cmd)} (in {APP_DIR})")
+def _run(cmd: list[str], what: str, app_dir: Path = APP_DIR) -> None:
+    _progress(f"{what}: {' '.join(cmd)} (in {app_dir})")
     started = time.monotonic()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.run(cmd, cwd=APP_DIR, stdout=out, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(cmd, cwd=app_dir, stdout=out, stderr=subprocess.STDOUT, check=False)
         out.seek(0)
         output = out.read().decode(errors="replace")
     for line in output.splitlines()[-15:]:
@@ -87,38 +97,47 @@ def e2e_app_build() -> Path:
     return ensure_app_built()
 
 
-def ensure_app_built() -> Path:
-    """Install and build the app unless the stamps say it is up to date; the app dir.
+@pytest.fixture(scope="session")
+def e2e_app5_build() -> Path:
+    """The DevKit 5 app (app5/): installed from its lockfile and built, up to date."""
+    return ensure_app_built(APP5_DIR)
+
+
+def ensure_app_built(app_dir: Path = APP_DIR) -> Path:
+    """Install and build the app in ``app_dir`` unless the stamps say it is up to date; the app dir.
     Also used by bench/devkit_workloads.py."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is required for the DevKit e2e tests but was not found on PATH", pytrace=False)
 
-    install_digest = _digest(_install_inputs())
-    if not INSTALL_STAMP.exists() or INSTALL_STAMP.read_text() != install_digest:
+    install_stamp, build_stamp = _install_stamp(app_dir), _build_stamp(app_dir)
+    install_digest = _digest(_install_inputs(app_dir))
+    if not install_stamp.exists() or install_stamp.read_text() != install_digest:
         # `npm install --no-save` installs exactly what the lockfile says and never
         # rewrites it. (`npm ci` refuses this lockfile: cbor-x's optional native
         # @cbor-extract/* packages are unavailable from the registry here, so npm
         # leaves them out of the lock and `ci` then reports it "out of sync".)
         # npm keeps an existing copy of a `file:` dependency whose version did not
         # change, so without this the app would go on running a stale client.
-        shutil.rmtree(APP_DIR / "node_modules" / "pg-workflow-world", ignore_errors=True)
-        _run(["npm", "install", "--no-save", "--no-audit", "--no-fund"], "npm install (from package-lock.json)")
-        INSTALL_STAMP.write_text(install_digest)
+        shutil.rmtree(app_dir / "node_modules" / "pg-workflow-world", ignore_errors=True)
+        _run(["npm", "install", "--no-save", "--no-audit", "--no-fund"], "npm install (from package-lock.json)",
+             app_dir)
+        install_stamp.write_text(install_digest)
     else:
-        _progress("node_modules up to date")
+        _progress(f"{app_dir.name}/node_modules up to date")
 
-    build_digest = _digest(_build_inputs())
-    outputs_present = all((BUILD_STAMP.parent / name).exists() for name in WELL_KNOWN_FILES)
-    if not outputs_present or not BUILD_STAMP.exists() or BUILD_STAMP.read_text() != build_digest:
-        _run([str(APP_DIR / "node_modules" / ".bin" / "wf"), "build"], "wf build")
-        missing = [n for n in WELL_KNOWN_FILES if not (BUILD_STAMP.parent / n).exists()]
+    build_digest = _digest(_build_inputs(app_dir))
+    outputs = WELL_KNOWN_FILES[app_dir]
+    outputs_present = all((build_stamp.parent / name).exists() for name in outputs)
+    if not outputs_present or not build_stamp.exists() or build_stamp.read_text() != build_digest:
+        _run([str(app_dir / "node_modules" / ".bin" / "wf"), "build"], "wf build", app_dir)
+        missing = [n for n in outputs if not (build_stamp.parent / n).exists()]
         if missing:
             pytest.fail(f"wf build produced no {', '.join(missing)}", pytrace=False)
-        BUILD_STAMP.write_text(build_digest)
+        build_stamp.write_text(build_digest)
     else:
-        _progress("wf build output up to date")
-    return APP_DIR
+        _progress(f"{app_dir.name}: wf build output up to date")
+    return app_dir
 
 
 class ControlError(AssertionError):
@@ -166,11 +185,16 @@ class E2EApp:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)  # the app's full environment
     app_id: str = "default"
+    app_dir: Path = APP_DIR
     _started: list[str] = field(default_factory=list)
 
     # --- the app's control routes -------------------------------------------------
-    def start(self, workflow: str, *args: Any) -> str:
-        run_id = http_json("POST", f"{self.url}/control/start", {"workflow": workflow, "args": list(args)})["runId"]
+    def start(self, workflow: str, *args: Any, options: dict[str, Any] | None = None) -> str:
+        """Starts a run; ``options`` are start()'s (DevKit 5 app only, e.g. attributes)."""
+        body: dict[str, Any] = {"workflow": workflow, "args": list(args)}
+        if options is not None:
+            body["options"] = options
+        run_id = http_json("POST", f"{self.url}/control/start", body)["runId"]
         self._started.append(run_id)
         return run_id
 
@@ -211,7 +235,7 @@ class E2EApp:
         """Runs a command in the app directory with the app's full environment (as a
         CLI or a script next to the app would); its stdout, or a failure with its output."""
         proc = subprocess.run(
-            list(argv), cwd=APP_DIR, env={**self.env, "WORKFLOW_NO_UPDATE_CHECK": "1"},
+            list(argv), cwd=self.app_dir, env={**self.env, "WORKFLOW_NO_UPDATE_CHECK": "1"},
             capture_output=True, timeout=timeout, check=False,
         )
         out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
@@ -227,6 +251,13 @@ class E2EApp:
 def e2e_app(pgw_server: Service, e2e_app_build: Path) -> Iterator[E2EApp]:
     """The e2e app served on a free port, its endpoints registered with pgw_server."""
     with running_app(pgw_server, e2e_app_build) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def e2e_app5(pgw_server: Service, e2e_app5_build: Path) -> Iterator[E2EApp]:
+    """The DevKit 5 app served on a free port against the same pgw_server as e2e_app (one service, both lines)."""
+    with running_app(pgw_server, e2e_app5_build) as app:
         yield app
 
 
@@ -257,7 +288,7 @@ def running_app(pgw_server: Service, e2e_app_build: Path, app_id: str = "default
             ["node", "server.mjs"], cwd=e2e_app_build, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     app = E2EApp(url=url, service=pgw_server, deployment_id=deployment_id, process=process, log_path=log_path,
-                 env=env, app_id=app_id)
+                 env=env, app_id=app_id, app_dir=e2e_app_build)
     try:
         deadline = time.monotonic() + 60
         while True:

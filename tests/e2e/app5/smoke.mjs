@@ -1,7 +1,7 @@
 // The DevKit 5 checks, runnable by hand against a running app5 (server.mjs) and its pg-workflow service:
 //   node smoke.mjs http://127.0.0.1:3098 http://127.0.0.1:3099 [appId]
 // Each check starts a run through /control and asserts its outcome; exits non-zero on the first failure.
-// (The pytest suite for the DevKit 5 line will drive the same routes: tests/e2e/README.md.)
+// (tests/e2e/test_devkit5_e2e.py drives the same routes under pytest: tests/e2e/README.md.)
 import assert from 'node:assert/strict';
 
 const [appUrl = 'http://127.0.0.1:3000', serviceUrl = 'http://127.0.0.1:3042', appId = 'default'] = process.argv.slice(2);
