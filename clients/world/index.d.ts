@@ -102,6 +102,47 @@ export type PgWorkflowWorld = World &
     readonly closed: boolean;
   };
 
+/** Page options of the DevKit 5 lists. */
+export interface PaginationPgw5 {
+  limit?: number;
+  cursor?: string;
+  sortOrder?: 'asc' | 'desc';
+}
+
+/** The observability window a 5.x list page reports (pageInfo). */
+export interface PageInfoPgw5 {
+  currentLookbackDays: number;
+  maxLookbackDays: number;
+  currentWindowStart: Date;
+  maxWindowStart: Date;
+  upgradeAvailable: boolean;
+}
+
+/** A DevKit 5 list page. */
+export interface PagePgw5<T> {
+  data: T[];
+  cursor: string | null;
+  hasMore: boolean;
+  pageInfo?: PageInfoPgw5;
+}
+
+/** runs.cancelMany's answer (@workflow/world 5 BulkCancelWorkflowRunsResult). */
+export interface BulkCancelResult5 {
+  summary: {
+    requested: number;
+    cancelled: number;
+    alreadyCancelled: number;
+    notCancellable: number;
+    notFound: number;
+    failed: number;
+  };
+  results: (
+    | { runId: string; outcome: 'cancelled' | 'already_cancelled' | 'not_found' }
+    | { runId: string; outcome: 'not_cancellable'; status: string }
+    | { runId: string; outcome: 'failed'; code: string; retryable: boolean }
+  )[];
+}
+
 /**
  * The World of the DevKit 5 line (@workflow/world 5.x). Typed structurally: this package builds against
  * @workflow/world 4.5, so the 5.x interface types are not available here.
@@ -109,8 +150,64 @@ export type PgWorkflowWorld = World &
 export interface PgWorkflowWorld5 {
   readonly specVersion: 6 | 7;
   readonly capabilities: { hookRetention: { active: true } };
-  readonly runs: { get(...args: any[]): Promise<any>; list(...args: any[]): Promise<any> };
+  readonly runs: {
+    get(runId: string, params?: { resolveData?: 'none' | 'all' }): Promise<any>;
+    /** With pageInfo; status may be a list (none: an empty page without a request). */
+    list(params?: any): Promise<PagePgw5<any>>;
+    /** POST /run-batches/get (per 1000 ids): the runs in the order asked, null for ids the app has no run for. */
+    getMany(runIds: readonly string[], params?: { resolveData?: 'none' | 'all' }): Promise<(any | null)[]>;
+    /** POST /run-batches/cancel: 1–500 distinct ids; an outcome each, in order, and a summary. */
+    cancelMany(request: { runIds: readonly string[]; cancelReason?: string }): Promise<BulkCancelResult5>;
+    /**
+     * GET /runs/:runId/terminal-status, repeated until the run is completed, failed or cancelled, or timeoutMs
+     * (default: one wait, requestTimeoutMs less 10 s) has passed: then the latest snapshot, whatever its status.
+     * 429 is waited out (Retry-After) within timeoutMs; an aborted signal rejects with its reason.
+     */
+    waitForTerminalStatus(
+      runId: string,
+      params?: { resolveData?: 'none' | 'all'; timeoutMs?: number; signal?: AbortSignal }
+    ): Promise<any>;
+  };
   readonly steps: { get(...args: any[]): Promise<any>; list(...args: any[]): Promise<any> };
+  /** The analytics read namespace (GET /analytics/…): metadata rows, no payloads; times as Dates. */
+  readonly analytics: {
+    runs: {
+      get(runId: string): Promise<any>;
+      list(params?: {
+        workflowName?: string;
+        status?: string;
+        startTime?: string;
+        endTime?: string;
+        attributes?: Record<string, string>;
+        pagination?: PaginationPgw5;
+      }): Promise<PagePgw5<any>>;
+    };
+    attributes: {
+      list(params?: { workflowName?: string; startTime?: string; endTime?: string; pagination?: PaginationPgw5 }): Promise<
+        PagePgw5<{ key: string; runCount: number; firstSeenAt: Date; lastSeenAt: Date }>
+      >;
+    };
+    steps: {
+      get(runId: string, stepId: string): Promise<any>;
+      list(params: { runId: string; pagination?: PaginationPgw5 }): Promise<PagePgw5<any>>;
+    };
+    events: {
+      get(runId: string, eventId: string): Promise<any>;
+      /** The rows present among ≤ 100 ids (each asked once), in no particular order. */
+      getMany(runId: string, eventIds: readonly string[]): Promise<any[]>;
+      list(params: { runId: string; eventType?: string; correlationId?: string; pagination?: PaginationPgw5 }): Promise<PagePgw5<any>>;
+      /** @deprecated in @workflow/world 5: list({runId, correlationId}) */
+      listByCorrelationId(params: { runId: string; correlationId: string; pagination?: PaginationPgw5 }): Promise<PagePgw5<any>>;
+    };
+    hooks: {
+      get(hookId: string, params?: { runId?: string }): Promise<any>;
+      list(params: { runId: string; pagination?: PaginationPgw5 }): Promise<PagePgw5<any>>;
+    };
+    waits: {
+      get(runId: string, waitId: string): Promise<any>;
+      list(params: { runId: string; status?: 'waiting' | 'completed'; pagination?: PaginationPgw5 }): Promise<PagePgw5<any>>;
+    };
+  };
   readonly events: {
     create(runId: string | null, data: any, params?: any): Promise<any>;
     createBatch?(runId: string, events: any[], params?: any): Promise<{ results: any[] }>;

@@ -82,7 +82,7 @@ export function createTransport(config) {
    * One attempt. Resolves with the buffered answer or rejects with the raw
    * socket error (annotated with whether the socket was reused).
    */
-  function sendOnce({ method, path, headers, payload, timeoutMs }) {
+  function sendOnce({ method, path, headers, payload, timeoutMs, signal }) {
     return new Promise((resolve, reject) => {
       const req = lib.request(
         {
@@ -93,6 +93,8 @@ export function createTransport(config) {
           method,
           headers,
           agent,
+          // Only the 5 line's long poll passes one: aborting destroys the socket, so the service frees the wait.
+          ...(signal ? { signal } : {}),
         },
         (res) => {
           const chunks = [];
@@ -127,6 +129,7 @@ export function createTransport(config) {
    * @param {Record<string, string>} [options.headers]
    * @param {import('./errors.js').NotFoundContext} [options.notFound]
    * @param {boolean} [options.idempotent]  safe to resend although not a GET
+   * @param {AbortSignal} [options.signal]  abandons the call (rejects with a TRANSPORT error; never re-sent)
    */
   async function request(method, path, options) {
     if (!tracing) return untracedRequest(method, path, options);
@@ -144,7 +147,7 @@ export function createTransport(config) {
     }
   }
 
-  async function untracedRequest(method, path, { body, headers: extraHeaders, notFound, idempotent } = {}) {
+  async function untracedRequest(method, path, { body, headers: extraHeaders, notFound, idempotent, signal } = {}) {
     const payload = body === undefined ? undefined : Buffer.from(encodeJson(body));
     const headers = buildHeaders(extraHeaders);
     if (payload) {
@@ -152,7 +155,7 @@ export function createTransport(config) {
       headers['content-length'] = String(payload.byteLength);
     }
     const url = config.serviceUrl + path;
-    const attempt = { method, path, headers, payload, timeoutMs: config.requestTimeoutMs };
+    const attempt = { method, path, headers, payload, timeoutMs: config.requestTimeoutMs, signal };
 
     let answer;
     try {

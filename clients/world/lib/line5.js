@@ -7,7 +7,8 @@
 //     (spec >= 6: slot event ids, eventCount bump-and-report, lazy step start,
 //     error bytes, attributes). The service keeps the sealed-log contract by
 //     allocating positions at commit, so 6 and 7 behave alike there;
-//   - storage and streams: storage5.js, streams5.js;
+//   - storage and streams: storage5.js (with the run operations of
+//     runops5.js), streams5.js; the analytics namespace: analytics5.js;
 //   - the queue: there is only the workflow queue. A step travels on
 //     __wkf_workflow_<name> with stepId/stepName/runContext and is delivered
 //     to the flow route like any workflow message, so the handler is the same
@@ -32,6 +33,7 @@
 // the 4.x ones.
 
 import { handlerEndpoints } from './config.js';
+import { createAnalytics5 } from './analytics5.js';
 import { createEncryption } from './encryption.js';
 import { createQueue } from './queue.js';
 import { createRegistration } from './registration.js';
@@ -65,7 +67,10 @@ export function endpoints5(appUrl) {
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
  */
 export function createWorld5(config, transport) {
-  const storage = createStorage5(transport, config.appBasePath, { eventBatches: config.eventBatches });
+  const storage = createStorage5(transport, config.appBasePath, {
+    eventBatches: config.eventBatches,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
   const registration = createRegistration(transport, { ...config, features: [], endpointsFor: endpoints5 });
   const queue = createQueue(transport, { ...config, onLocated: config.autoStart ? registration.nudge : undefined });
   const encryption = config.encryption ? createEncryption(transport, config.appBasePath) : undefined;
@@ -75,6 +80,7 @@ export function createWorld5(config, transport) {
     capabilities: { hookRetention: { active: true } },
     ...(config.streamFlushIntervalMs !== undefined ? { streamFlushIntervalMs: config.streamFlushIntervalMs } : {}),
     ...storage,
+    analytics: createAnalytics5(transport, config.appBasePath),
     streams: createStreams5(transport, config.appBasePath),
     getDeploymentId: queue.getDeploymentId,
     queue: queue.queue,

@@ -15,13 +15,14 @@
 //     serialised bytes and attributes plain strings: both pass through as
 //     they are, like any other payload;
 //   - hooks carry tokenRetentionUntil, a time, revived as a Date.
-// runs.getMany / cancelMany / waitForTerminalStatus and the analytics
-// namespace are left out until the service has routes for them: core then
-// falls back (bounded single cancels, interval polling of runs.get; getMany
-// and analytics are only used by tools, which fall back to runs.list).
+//   - runs.list asks for pageInfo (the 5.x page member) and takes a status
+//     list;
+//   - runs.getMany / cancelMany / waitForTerminalStatus: runops5.js.
 
 import { reviveEntity, reviveEvent, revivePage } from './codec.js';
+import { revivePageInfo } from './analytics5.js';
 import { queryString } from './http.js';
+import { createRunOps5 } from './runops5.js';
 import { createStorage } from './storage.js';
 
 const seg = encodeURIComponent;
@@ -83,23 +84,30 @@ function writeOptions(params) {
  * @param {string} appBasePath
  * @param {{ eventBatches?: boolean }} [features]
  */
-export function createStorage5(transport, appBasePath, { eventBatches = true } = {}) {
+export function createStorage5(transport, appBasePath, { eventBatches = true, requestTimeoutMs = 60_000 } = {}) {
   const { request } = transport;
   const p = (/** @type {string} */ path) => appBasePath + path;
   const base = createStorage(transport, appBasePath);
+  const ops = createRunOps5(transport, appBasePath, { requestTimeoutMs });
 
   const runs = {
     get: base.runs.get,
-    /** status may be a list in 5.x: none matches nothing, one is the 4.x filter, several repeat the parameter. */
+    /**
+     * With pageInfo (?pageInfo=true). status may be a list in 5.x: none matches nothing (no request), one
+     * is the single filter, several repeat the parameter.
+     */
     async list(params) {
       const status = params?.status;
-      if (!Array.isArray(status)) return base.runs.list(params);
-      if (status.length === 0) return { data: [], cursor: null, hasMore: false };
-      if (status.length === 1) return base.runs.list({ ...params, status: status[0] });
-      const query = new URLSearchParams(queryString({ ...listParams(params), status: undefined }).slice(1));
-      for (const s of status) query.append('status', s);
-      return revivePage(await request('GET', p(`/runs?${query}`)), reviveEntity);
+      if (Array.isArray(status) && status.length === 0) return { data: [], cursor: null, hasMore: false };
+      const single = Array.isArray(status) ? (status.length === 1 ? status[0] : undefined) : status;
+      const query = new URLSearchParams(queryString(listParams(params, single)).slice(1));
+      if (Array.isArray(status) && status.length > 1) for (const s of status) query.append('status', s);
+      query.append('pageInfo', 'true');
+      return revivePageInfo(revivePage(await request('GET', p(`/runs?${query}`)), reviveEntity));
     },
+    getMany: ops.getMany,
+    cancelMany: ops.cancelMany,
+    waitForTerminalStatus: ops.waitForTerminalStatus,
   };
 
   const events = {
@@ -172,10 +180,11 @@ export function createStorage5(transport, appBasePath, { eventBatches = true } =
   return { runs, steps: base.steps, events, hooks };
 }
 
-/** runs.list parameters other than status, as the 4.x list sends them. */
-function listParams(params) {
+/** runs.list parameters in the 4.x list's order, with one status or none. */
+function listParams(params, status) {
   return {
     workflowName: params?.workflowName,
+    status,
     deploymentId: params?.deploymentId,
     resolveData: params?.resolveData,
     limit: params?.pagination?.limit,

@@ -114,9 +114,8 @@ test('line 5: spec 7 (6 with WORKFLOW_SEALED_LOG=0), capabilities, the 5.x membe
   assert.deepEqual(w.capabilities, { hookRetention: { active: true } });
   assert.deepEqual(Object.keys(w.streams).sort(), ['close', 'get', 'getChunks', 'getInfo', 'list', 'write', 'writeMulti']);
   for (const gone of ['writeToStream', 'readFromStream', 'listStreamsByRunId']) assert.equal(w[gone], undefined);
-  // Left out until the service has routes: core falls back without them.
-  for (const absent of ['getMany', 'cancelMany', 'waitForTerminalStatus']) assert.equal(w.runs[absent], undefined);
-  assert.equal(w.analytics, undefined);
+  for (const op of ['getMany', 'cancelMany', 'waitForTerminalStatus']) assert.equal(typeof w.runs[op], 'function');
+  assert.deepEqual(Object.keys(w.analytics).sort(), ['attributes', 'events', 'hooks', 'runs', 'steps', 'waits']);
   assert.equal(w.queueBatch, undefined);
   assert.equal(typeof w.events.createBatch, 'function');
   assert.equal(typeof w.getEncryptionKeyForRun, 'function');
@@ -309,9 +308,9 @@ test('line 5: runs.list takes a status list; hooks carry tokenRetentionUntil as 
   assert.deepEqual(await w.runs.list({ status: [] }), { data: [], cursor: null, hasMore: false });
   assert.equal(srv.requests.length, before, 'an empty status list matches nothing, without a request');
   await w.runs.list({ status: ['running'], pagination: { limit: 2 } });
-  assert.equal(last().url, '/api/v1/apps/a/runs?status=running&limit=2');
+  assert.equal(last().url, '/api/v1/apps/a/runs?status=running&limit=2&pageInfo=true');
   await w.runs.list({ status: ['running', 'pending'], workflowName: 'wf' });
-  assert.equal(last().url, '/api/v1/apps/a/runs?workflowName=wf&status=running&status=pending');
+  assert.equal(last().url, '/api/v1/apps/a/runs?workflowName=wf&status=running&status=pending&pageInfo=true');
   const hook = await w.hooks.getByToken('t');
   assert.ok(hook.tokenRetentionUntil instanceof Date);
   assert.ok(hook.createdAt instanceof Date);
