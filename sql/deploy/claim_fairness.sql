@@ -239,7 +239,7 @@ DECLARE
   v_now timestamptz := clock_timestamp();
   v_apps text[];        -- apps with deliveries of this session in flight
   v_in_flight integer[];  -- how many each
-  v_busy text[];        -- those at their share
+  v_busy text[];        -- apps at their share once this claim is made
   v_fit bigint[];
   v_too_big bigint[];
   v_bytes bigint;
@@ -258,9 +258,8 @@ BEGIN
   PERFORM set_config('synchronous_commit', 'off', true);  -- as the 3-argument claim_messages
 
   -- 1. Each app's share: this session's deliveries in flight per app.
-  SELECT coalesce(array_agg(f.app_id), '{}'), coalesce(array_agg(f.n), '{}'),
-         coalesce(array_agg(f.app_id) FILTER (WHERE f.n >= p_app_concurrency), '{}')
-    INTO v_apps, v_in_flight, v_busy
+  SELECT coalesce(array_agg(f.app_id), '{}'), coalesce(array_agg(f.n), '{}')
+    INTO v_apps, v_in_flight
     FROM (SELECT m.app_id, count(*)::integer AS n FROM workflow.messages m
            WHERE m.status = 'claimed' AND m.claimed_by = p_session_id GROUP BY m.app_id) f;
 
@@ -346,7 +345,14 @@ BEGIN
     END;
   END IF;
 
-  RETURN jsonb_build_object('deliveries', coalesce(v_deliveries, '[]'::jsonb),
+  -- The apps now at their share: a finished delivery, not time, makes their due messages claimable.
+  v_deliveries := coalesce(v_deliveries, '[]'::jsonb);
+  SELECT coalesce(array_agg(b.app_id), '{}') INTO v_busy FROM (
+    SELECT u.app_id FROM (
+      SELECT f.app_id, f.n FROM unnest(v_apps, v_in_flight) AS f(app_id, n)
+      UNION ALL SELECT d ->> 'appId', 1 FROM jsonb_array_elements(v_deliveries) d) u
+     GROUP BY u.app_id HAVING sum(u.n) >= p_app_concurrency) b;
+  RETURN jsonb_build_object('deliveries', v_deliveries,
                             'nextDueIn', workflow.next_due_in(v_busy), 'appsAtShare', cardinality(v_busy));
 END $$;
 ALTER FUNCTION workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint)
