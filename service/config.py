@@ -216,6 +216,27 @@ OPTIONS: tuple[Option, ...] = (
            minimum=1, maximum=100000),
     Option("WF_QUEUE_DRAIN_SECONDS", "drain", "float", 5.0,
            "on shutdown, wait this long for deliveries in flight, then release the rest", "dispatcher", minimum=0),
+    # -- noisy neighbours: fair, bounded claims and registration leases (docs/operations.md) --
+    Option("WF_QUEUE_APP_CONCURRENCY", "app_concurrency", "int", None,
+           "most deliveries of one app in flight per replica, so one app's slow handlers cannot hold every slot",
+           "dispatcher", minimum=1, default_text="WF_QUEUE_CONCURRENCY / 4"),
+    Option("WF_QUEUE_BATCH_BYTES", "batch_bytes", "int", 4 * 1024 * 1024,
+           "most message bytes per claim (at least one message); a larger message is dead-lettered", "dispatcher",
+           minimum=1),
+    Option("WF_QUEUE_SNAPSHOT_MAX_BYTES", "snapshot_max_bytes", "int", 1024 * 1024,
+           "a larger run snapshot is left out of the delivery (the runtime asks for run_started itself)",
+           "dispatcher", minimum=0),
+    Option("WF_QUEUE_MIN_REDELIVERY_SECONDS", "min_redelivery", "float", 0.1,
+           "floor of a {\"timeoutSeconds\": n} answer's delay (each such redelivery also counts against the "
+           "app's maxQueuePerMinute)", "dispatcher", minimum=0, maximum=60),
+    Option("WF_HANDLER_TTL_SECONDS", "handler_ttl", "float", 60.0,
+           "a handler registration expires this long after it was made unless renewed (the client World renews "
+           "it); 0: never", minimum=0, maximum=86400),
+    Option("WF_SERVICE_STATEMENT_TIMEOUT_SECONDS", "service_statement_timeout", "float", 60.0,
+           "longest statement on the service's own connections (dispatcher, retention, metrics; 0 = no limit)",
+           minimum=0),
+    Option("WF_SERVICE_LOCK_TIMEOUT_SECONDS", "service_lock_timeout", "float", 5.0,
+           "longest lock wait on the service's own connections (0 = no limit)", minimum=0),
 )
 
 BY_ENV: dict[str, Option] = {option.env: option for option in OPTIONS}
@@ -272,6 +293,9 @@ class Settings:
     handler_allow_networks: tuple[str, ...] = _default("WF_HANDLER_ALLOW_NETWORKS")
     handler_deny_networks: tuple[str, ...] = _default("WF_HANDLER_DENY_NETWORKS")
     replica_name: str | None = _default("WF_REPLICA_NAME")
+    handler_ttl: float = _default("WF_HANDLER_TTL_SECONDS")
+    service_statement_timeout: float = _default("WF_SERVICE_STATEMENT_TIMEOUT_SECONDS")
+    service_lock_timeout: float = _default("WF_SERVICE_LOCK_TIMEOUT_SECONDS")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

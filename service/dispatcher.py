@@ -70,6 +70,10 @@ class DispatcherSettings:
     drain: float
     session_grace: float
     session_check: float
+    app_concurrency: int
+    batch_bytes: int
+    snapshot_max_bytes: int
+    min_redelivery: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
@@ -77,6 +81,9 @@ class DispatcherSettings:
         if values["lease_seconds"] is None:
             # A lease outlives the slowest allowed answer, or a working delivery would be duplicated.
             values["lease_seconds"] = values["handler_timeout"] + 30
+        if values["app_concurrency"] is None:
+            # A quarter of the slots: a misbehaving app leaves three quarters to the others.
+            values["app_concurrency"] = max(1, values["concurrency"] // 4)
         return cls(**values)
 
     def ack_params(self) -> dict[str, Any]:
@@ -87,6 +94,16 @@ class DispatcherSettings:
             "cooldown_seconds": self.cooldown,
             "grace_seconds": self.grace,
             "retention_seconds": self.retention,
+            "min_redelivery_seconds": self.min_redelivery,
+        }
+
+    def claim_params(self) -> dict[str, Any]:
+        return {
+            "lease_seconds": self.lease_seconds,
+            "grace_seconds": self.grace,
+            "app_concurrency": self.app_concurrency,
+            "batch_bytes": self.batch_bytes,
+            "snapshot_max_bytes": self.snapshot_max_bytes,
         }
 
 
@@ -108,6 +125,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._claims: dict[int, int] = {}  # seq -> attempt of claims not yet settled
+        # Some app was at its share of the slots at the last claim: a finished
+        # delivery may make its due messages claimable, so claim again then.
+        self._apps_at_share = False
         self._deliveries: set[asyncio.Task[None]] = set()
         self._acks: list[dict[str, Any]] = []
         self._ack_wake = asyncio.Event()
@@ -235,10 +255,7 @@ class Dispatcher:
                 continue  # no session to claim for: the (re)connect wakes us
             try:
                 text = await self._db.admin_call(
-                    "claim_messages",
-                    {"session_id": self._session_id, "limit": limit, "lease_seconds": settings.lease_seconds,
-                     "grace_seconds": settings.grace},
-                )
+                    "claim_messages", {"session_id": self._session_id, "limit": limit, **settings.claim_params()})
             except (psycopg.Error, OSError) as exc:
                 log.warning("claiming failed (%s); retrying in %.1fs", exc, _DB_ERROR_RETRY)
                 self._wake_in(_DB_ERROR_RETRY)
@@ -252,6 +269,7 @@ class Dispatcher:
             for claim in deliveries:
                 self._start(claim)
             next_due: float | None = result["nextDueIn"]
+            self._apps_at_share = bool(result.get("appsAtShare"))
             if len(deliveries) >= limit:
                 self._wake_in(0)  # probably more due
             elif next_due is not None:
@@ -304,6 +322,11 @@ class Dispatcher:
             for result in batch:
                 if self._claims.get(result["seq"]) == result["attempt"]:
                     del self._claims[result["seq"]]
+            if self._apps_at_share:
+                # The claim counts an app's unsettled claims against its share:
+                # now that some are settled, its due messages may be claimable
+                # (nothing else would say so: a settled delivery sends no NOTIFY).
+                self._wake_in(0)
 
 
 

@@ -7,7 +7,7 @@ import json
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from .. import responses
+from .. import keys, responses
 from ..http import json_text, page_args, tenant_call
 from ..schemas import ID, PAGE_QUERY, SORT_ORDER, URL, Array, Number, Object, Text
 from ..validate import Args, operation
@@ -69,6 +69,8 @@ async def register_handler(request: web.Request, args: Args) -> web.Response:
         # Deliveries in multi-tenant mode go back only to this address (service/outbound.py).
         "source_address": request.remote,
         "features": body.get("features"),
+        # A lease: the pod registers again within it (the client World does) or stops getting deliveries.
+        "ttl_seconds": request.app[keys.SETTINGS].handler_ttl,
     }
     return json_text(await tenant_call(request, "register_handler", params), status=201)
 

@@ -3,7 +3,11 @@
 // to deliver this deployment's messages. Registration is an upsert keyed by
 // this process's own podId; the service keeps it until DELETE
 // /handlers/:podId (sent by close(), and only for a registration this process
-// made), the version is expired, or the endpoints keep refusing connections.
+// made), the version is expired, the endpoints keep refusing connections, or
+// its lease ends: the service answers {registered, ttlSeconds} and forgets a
+// registration not renewed within ttlSeconds (SPEC section 14), so this
+// module renews it on an unref'd timer at a third of the TTL, retrying a
+// failed renewal sooner, until unregister().
 
 import { handlerEndpoints } from './config.js';
 
@@ -22,9 +26,13 @@ export function createRegistration(transport, { appBasePath, appUrl, podId, depl
   let stopped = false;
   /** @type {NodeJS.Timeout | undefined} */
   let retryTimer;
+  /** @type {NodeJS.Timeout | undefined} */
+  let renewTimer;
+  /** @type {Promise<void> | undefined} */
+  let renewing;
 
   async function register() {
-    await transport.request('POST', `${appBasePath}/handlers`, {
+    const answer = await transport.request('POST', `${appBasePath}/handlers`, {
       body: {
         podId,
         deploymentVersion: deploymentId,
@@ -34,6 +42,40 @@ export function createRegistration(transport, { appBasePath, appUrl, podId, depl
       idempotent: true,
     });
     registered = true;
+    scheduleRenewal(answer?.ttlSeconds);
+  }
+
+  /**
+   * Renew the lease at a third of its TTL, so a renewal or two may fail
+   * before it ends; after a failure, sooner (capped backoff, never later than
+   * the normal period). No TTL in the answer: the registration does not expire.
+   * @param {unknown} ttlSeconds
+   */
+  function scheduleRenewal(ttlSeconds, failures = 0) {
+    clearTimeout(renewTimer);
+    renewTimer = undefined;
+    if (stopped || typeof ttlSeconds !== 'number' || !(ttlSeconds > 0)) return;
+    const period = (ttlSeconds * 1000) / 3;
+    const delay = failures === 0 ? period : Math.min(RETRY_MIN_MS * 2 ** (failures - 1), RETRY_MAX_MS, period);
+    renewTimer = setTimeout(() => {
+      renewTimer = undefined;
+      if (stopped) return;
+      renewing = register()
+        .catch((err) => {
+          if (stopped) return;
+          console.error(
+            `[pg-workflow-world] renewing the handler registration failed (retrying in ${Math.round(
+              Math.min(RETRY_MIN_MS * 2 ** failures, RETRY_MAX_MS, period)
+            )}ms):`,
+            err?.message ?? err
+          );
+          scheduleRenewal(ttlSeconds, failures + 1);
+        })
+        .finally(() => {
+          renewing = undefined;
+        });
+    }, delay);
+    renewTimer.unref();
   }
 
   /** Register once; concurrent and repeated calls share the attempt. A failure can be retried. */
@@ -85,6 +127,10 @@ export function createRegistration(transport, { appBasePath, appUrl, podId, depl
       stopped = true;
       clearTimeout(retryTimer);
       retryTimer = undefined;
+      clearTimeout(renewTimer);
+      renewTimer = undefined;
+      // A renewal on the wire would otherwise land after the DELETE and register again.
+      await renewing;
       if (!registered) return;
       registered = false;
       registering = undefined;
