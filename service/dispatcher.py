@@ -16,7 +16,8 @@ name); the lease only covers a dispatcher that hangs while connected. When
 the LISTEN connection drops, claiming pauses until the session is resumed on
 the new connection, which keeps its claims if it comes back within the grace
 period. All rules (routing, serialisation per run, retries, dead letters,
-sessions) live in SQL; this module moves bytes and keeps time.
+sessions, fair order across apps, per-app shares, byte bounds) live in SQL;
+this module moves bytes and keeps time.
 """
 
 from __future__ import annotations
@@ -125,8 +126,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._claims: dict[int, int] = {}  # seq -> attempt of claims not yet settled
-        # Some app was at its share of the slots at the last claim: a finished
-        # delivery may make its due messages claimable, so claim again then.
+        # Some app was at its share of the slots (WF_QUEUE_APP_CONCURRENCY) at
+        # the last claim: once one of its deliveries is settled its due
+        # messages may be claimable, so claim again then.
         self._apps_at_share = False
         self._deliveries: set[asyncio.Task[None]] = set()
         self._acks: list[dict[str, Any]] = []

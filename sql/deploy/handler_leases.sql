@@ -37,6 +37,10 @@ BEGIN
      SET expires_at = CASE WHEN p_ttl_seconds > 0
                            THEN seen_at + make_interval(secs => p_ttl_seconds::double precision) END
    WHERE app_id = p_app_id AND pod_id = p_pod_id;
+  -- The app's other leases that ended go now (claims remove those of the
+  -- versions they route; an idle version's would otherwise stay).
+  DELETE FROM workflow.handlers
+   WHERE app_id = p_app_id AND pod_id <> p_pod_id AND expires_at <= clock_timestamp();
   IF p_ttl_seconds > 0 THEN
     v_result := v_result || jsonb_build_object('ttlSeconds', p_ttl_seconds);
   END IF;
@@ -44,7 +48,7 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION workflow.register_handler(text, text, text, text, text, text, text, text[], numeric) IS
   'register_handler (eight arguments) as a lease of p_ttl_seconds (0 < TTL <= 86400; 0: no expiry): the pod must '
-  'register again before it ends or routing ignores it. Returns {registered: true, ttlSeconds} (no ttlSeconds '
+  'register again before it ends or routing ignores it; the app''s ended leases are deleted. Returns {registered: true, ttlSeconds} (no ttlSeconds '
   'without a lease). 400 for a TTL out of range.';
 SELECT workflow.expose_api('workflow.register_handler(text, text, text, text, text, text, text, text[], numeric)');
 

@@ -127,6 +127,9 @@ BEGIN
   EXECUTE 'SELECT r FROM dblink($1, $2) AS t(r text)' INTO c USING 'cf_setup', claim;
   RETURN NEXT is(pg_temp.apps(c::jsonb), ARRAY['tap_cf2'], 'the claim does not wait for a version being registered');
   RETURN NEXT ok((c::jsonb ->> 'nextDueIn')::float <= 0, 'its message stays due for the next round');
+  -- (unlocked explicitly: a disconnect releases the lock only once that backend has exited)
+  EXECUTE 'SELECT r FROM dblink($1, $2) AS t(r text)' USING 'cf_reg',
+    format('SELECT pg_advisory_unlock(7262003, %s)::text', hashtext('tap_cf1/v1'));
   EXECUTE 'SELECT dblink_disconnect($1)' USING 'cf_reg';
   EXECUTE 'SELECT r FROM dblink($1, $2) AS t(r text)' INTO c USING 'cf_setup', claim;
   RETURN NEXT is(pg_temp.apps(c::jsonb), ARRAY['tap_cf1'], 'and is claimed once it is free');

@@ -1,6 +1,6 @@
 -- pgTAP: registrations are leases (changes handler_leases, claim_fairness).
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 
 SELECT workflow.ensure_app('hl');
 SELECT set_config('workflow.app_id', 'hl', true);
@@ -34,6 +34,14 @@ SELECT is((SELECT count(*) FROM workflow.handlers WHERE app_id = 'hl'), 0::bigin
 SELECT pg_temp.reg(60);
 SELECT is((SELECT count(*) FROM jsonb_array_elements(pg_temp.claim())), 1::bigint,
           'registering again delivers what waited');
+
+-- Registering removes the app's other ended leases.
+SELECT workflow.register_handler('hl', 'pod-old', 'v0', 'http://127.0.0.1:9/flow', 'http://127.0.0.1:9/step', NULL,
+                                 NULL, NULL, 60);
+UPDATE workflow.handlers SET expires_at = clock_timestamp() - interval '1 s' WHERE pod_id = 'pod-old';
+SELECT pg_temp.reg(60);
+SELECT is((SELECT array_agg(pod_id) FROM workflow.handlers WHERE app_id = 'hl'), ARRAY['pod'],
+          'a registration deletes the app''s ended leases');
 
 SELECT * FROM finish();
 ROLLBACK;
