@@ -130,6 +130,9 @@ class Dispatcher:
         # the last claim: once one of its deliveries is settled its due
         # messages may be claimable, so claim again then.
         self._apps_at_share = False
+        # The last claim failed with an error of the data (not of the moment):
+        # claim one message at a time, so the row that fails is set aside.
+        self._one_at_a_time = False
         self._deliveries: set[asyncio.Task[None]] = set()
         self._acks: list[dict[str, Any]] = []
         self._ack_wake = asyncio.Event()
@@ -257,15 +260,19 @@ class Dispatcher:
                 continue  # no session to claim for: the (re)connect wakes us
             try:
                 text = await self._db.admin_call(
-                    "claim_messages", {"session_id": self._session_id, "limit": limit, **settings.claim_params()})
+                    "claim_messages", {"session_id": self._session_id, "limit": limit,
+                                       "one_at_a_time": self._one_at_a_time, **settings.claim_params()})
             except (psycopg.Error, OSError) as exc:
-                log.warning("claiming failed (%s); retrying in %.1fs", exc, _DB_ERROR_RETRY)
+                self._one_at_a_time = _about_the_data(exc)
+                log.warning("claiming failed (%s); retrying in %.1fs%s", exc, _DB_ERROR_RETRY,
+                            " one message at a time" if self._one_at_a_time else "")
                 self._wake_in(_DB_ERROR_RETRY)
                 continue
             except Exception:  # never let a bug end the loop: leases bring the messages back
                 log.exception("claiming failed; retrying in %.1fs", _DB_ERROR_RETRY)
                 self._wake_in(_DB_ERROR_RETRY)
                 continue
+            self._one_at_a_time = False
             result = json.loads(text)
             deliveries: list[dict[str, Any]] = result["deliveries"]
             for claim in deliveries:
@@ -331,6 +338,17 @@ class Dispatcher:
                 self._wake_in(0)
 
 
+
+
+def _about_the_data(exc: BaseException) -> bool:
+    """Whether a failed claim may have failed because of one row (so claiming one at a time sets it aside).
+
+    Not for errors of the moment: serialization and deadlocks (40), resources (53), locks (55), cancellation and
+    shutdown (57), system (58), internal (XX), connections (08 or no SQLSTATE), and the claim's own refusals (PW,
+    e.g. a lost session).
+    """
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state[:2] not in {"40", "53", "55", "57", "58", "XX", "08", "PW"}
 
 
 def setup(app: web.Application) -> None:

@@ -50,7 +50,7 @@ SELECT workflow.reap_dispatcher_sessions(%(grace_seconds)s::numeric);
 -- name: claim_messages
 SELECT workflow.claim_messages(%(session_id)s::integer, %(limit)s::integer, %(lease_seconds)s::numeric,
                                %(grace_seconds)s::numeric, %(app_concurrency)s::integer, %(batch_bytes)s::bigint,
-                               %(snapshot_max_bytes)s::bigint)::text;
+                               %(snapshot_max_bytes)s::bigint, %(one_at_a_time)s::boolean)::text;
 
 -- name: ack_messages
 SELECT workflow.ack_messages(%(results)s, %(max_attempts)s::integer, %(retry_base_seconds)s::numeric,

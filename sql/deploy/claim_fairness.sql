@@ -14,16 +14,17 @@
 --     the reason) and the messages behind it go on.
 --   * Run snapshots are skipped past p_snapshot_max_bytes or what the batch
 --     has left (the runtime then calls run_started itself).
---   * A message that makes routing fail is set aside too: the claim retries
---     the batch one message at a time and dead-letters the one that fails, so
---     one row never makes every claim fail.
+--   * A message that makes routing fail is set aside too: after a failed
+--     claim the dispatcher claims with p_one_at_a_time, which routes each
+--     message on its own and dead-letters the one that fails, so one row
+--     never makes every claim fail.
 --   * The claim never waits on a lock a tenant request can hold: it only
 --     try-locks a version's routing lock (register_handler takes it
 --     exclusively) and leaves the messages of a version being registered for
 --     the next round.
 --   * Expired registrations (change handler_leases) are not routed to, and
 --     the claim that finds them removes them.
--- SERVICE:  claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint) (new),
+-- SERVICE:  claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean) (new),
 --           claim_messages(integer, integer, numeric, numeric) (now that one with default bounds),
 --           route_messages(bigint[], numeric, numeric, integer) (replaced)
 -- INTERNAL: next_due_in(text[]), with_run_snapshots(jsonb, bigint, bigint), run_snapshot_bytes(text, text) (new)
@@ -233,7 +234,8 @@ COMMENT ON FUNCTION workflow.route_messages(bigint[], numeric, numeric, integer)
 
 CREATE FUNCTION workflow.claim_messages(
   p_session_id integer, p_limit integer, p_lease_seconds numeric, p_grace_seconds numeric,
-  p_app_concurrency integer, p_batch_bytes bigint, p_snapshot_max_bytes bigint)
+  p_app_concurrency integer, p_batch_bytes bigint, p_snapshot_max_bytes bigint,
+  p_one_at_a_time boolean DEFAULT false)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   v_now timestamptz := clock_timestamp();
@@ -315,17 +317,16 @@ BEGIN
   END IF;
 
   IF cardinality(v_seqs) > 0 THEN
-    -- 5. Route them. Should one row make that fail, route one at a time and
-    --    set aside the row that fails; errors that are about the moment
+    -- 5. Route them. Should one row make that fail, the dispatcher claims
+    --    again with p_one_at_a_time: each message is routed on its own and
+    --    the one that fails is set aside. (Not on every claim: a savepoint
+    --    per claim costs the common case.) Errors that are about the moment
     --    (lock, deadlock, resources, cancel) fail the claim as before.
-    BEGIN
+    IF NOT p_one_at_a_time THEN
       v_deliveries := workflow.with_run_snapshots(
                         workflow.route_messages(v_seqs, p_lease_seconds, p_grace_seconds, p_session_id),
                         greatest(p_batch_bytes - v_bytes, 0), p_snapshot_max_bytes);
-    EXCEPTION WHEN OTHERS THEN
-      IF left(SQLSTATE, 2) IN ('40', '53', '55', '57', '58', 'XX') THEN
-        RAISE;
-      END IF;
+    ELSE
       v_deliveries := '[]'::jsonb;
       FOREACH v_seq IN ARRAY v_seqs LOOP
         BEGIN
@@ -342,7 +343,7 @@ BEGIN
            WHERE message_seq = v_seq;
         END;
       END LOOP;
-    END;
+    END IF;
   END IF;
 
   -- The apps now at their share: a finished delivery, not time, makes their due messages claimable.
@@ -355,14 +356,15 @@ BEGIN
   RETURN jsonb_build_object('deliveries', v_deliveries,
                             'nextDueIn', workflow.next_due_in(v_busy), 'appsAtShare', cardinality(v_busy));
 END $$;
-ALTER FUNCTION workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint)
+ALTER FUNCTION workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean)
   SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
-COMMENT ON FUNCTION workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint) IS
+COMMENT ON FUNCTION workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean) IS
   'Claims up to p_limit due messages for dispatcher session p_session_id, round-robin across apps (rank within the '
   'app, then due time), no app beyond p_app_concurrency of the session''s deliveries in flight, and at most '
   'p_batch_bytes of message text (at least one message); routes them (route_messages) and adds run snapshots within '
-  'p_snapshot_max_bytes and the bytes left. A message over p_batch_bytes, or one whose routing fails, is dead-'
-  'lettered with the reason. Returns {deliveries, nextDueIn, appsAtShare}: nextDueIn ignores apps at their share '
+  'p_snapshot_max_bytes and the bytes left. A message over p_batch_bytes is dead-lettered with the reason; with '
+  'p_one_at_a_time (the dispatcher''s next claim after one failed) each message is routed on its own and one whose '
+  'routing fails is dead-lettered with the reason. Returns {deliveries, nextDueIn, appsAtShare}: nextDueIn ignores apps at their share '
   '(a finished delivery frees them), appsAtShare counts them. 409 WF_SESSION_LOST when the session is lost or unknown.';
 
 -- The previous signature (a dispatcher of the previous release during a
@@ -383,6 +385,6 @@ SELECT workflow.expose_internal(f::regprocedure) FROM unnest(ARRAY[
 SELECT workflow.expose_service(f::regprocedure) FROM unnest(ARRAY[
   'workflow.route_messages(bigint[], numeric, numeric, integer)',
   'workflow.claim_messages(integer, integer, numeric, numeric)',
-  'workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint)']) f;
+  'workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean)']) f;
 
 COMMIT;

@@ -156,7 +156,7 @@ COMMENT ON FUNCTION workflow.claim_messages(integer, integer, numeric, numeric) 
 SELECT workflow.expose_service('workflow.claim_messages(integer, integer, numeric, numeric)');
 SELECT workflow.expose_service('workflow.route_messages(bigint[], numeric, numeric, integer)');
 
-DROP FUNCTION workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint);
+DROP FUNCTION workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean);
 DROP FUNCTION workflow.with_run_snapshots(jsonb, bigint, bigint);
 DROP FUNCTION workflow.run_snapshot_bytes(text, text);
 DROP FUNCTION workflow.next_due_in(text[]);

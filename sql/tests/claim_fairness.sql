@@ -2,7 +2,7 @@
 -- apps, per-app share of the session's deliveries, a byte bound, bounded run
 -- snapshots, poison set aside, the version lock only tried.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 DO $$
 BEGIN
@@ -153,7 +153,9 @@ CREATE TRIGGER poison BEFORE UPDATE ON workflow.messages FOR EACH ROW EXECUTE FU
 SELECT pg_temp.enq('cf_b', 2);
 SELECT set_config('workflow.app_id', 'cf_b', true);
 SELECT workflow.enqueue('cf_b', '__wkf_step_s', '{"workflowRunId":"rp","poison":true}', 'v1');
-SELECT is(cardinality(pg_temp.apps(pg_temp.claim((SELECT id FROM s), 10))), 2, 'the claim delivers the healthy messages');
+SELECT throws_ok($$SELECT pg_temp.claim((SELECT id FROM s), 10)$$, 'P0001', 'poisoned', 'a poisoned row fails the claim');
+SELECT is(cardinality(pg_temp.apps(workflow.claim_messages((SELECT id FROM s), 10, 300, 60, 100, 4194304, 1048576, true))),
+          2, 'claimed one at a time, the healthy messages are delivered');
 SELECT is((SELECT status || ': ' || last_error FROM workflow.messages WHERE app_id = 'cf_b' AND payload ? 'poison'),
           'dead: set aside: claiming it failed (P0001: poisoned)', 'and sets the poisoned one aside');
 DROP TRIGGER poison ON workflow.messages;
@@ -161,7 +163,7 @@ SELECT pg_temp.settle('cf_b');
 
 
 SELECT ok(NOT has_function_privilege('pgw_tenant',
-            'workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint)', 'EXECUTE'),
+            'workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean)', 'EXECUTE'),
           'tenants cannot claim');
 
 SELECT * FROM finish();
