@@ -37,7 +37,9 @@ def make_app(settings: Settings, database_url: str) -> web.Application:
     app[keys.OUTBOUND_POLICY] = OutboundPolicy.from_lists(settings.multi_tenant, settings.handler_allow_networks,
                                                           settings.handler_deny_networks)
     limits = Limits(pool_timeout=settings.pool_timeout, connect_timeout=settings.connect_timeout,
-                    statement_timeout=settings.statement_timeout, lock_timeout=settings.lock_timeout)
+                    statement_timeout=settings.statement_timeout, lock_timeout=settings.lock_timeout,
+                    service_statement_timeout=settings.service_statement_timeout,
+                    service_lock_timeout=settings.service_lock_timeout)
     app[keys.DB] = Database(database_url, settings.pool_min_size, settings.pool_max_size, limits,
                             app_cap=settings.app_request_cap, app_cap_refresh_seconds=settings.app_quota_cache_seconds)
     app.on_response_prepare.append(observe.echo_request_id)

@@ -255,6 +255,27 @@ OPTIONS: tuple[Option, ...] = (
            "name lookups in flight per replica, all apps together", "dispatcher", minimum=1),
     Option("WF_QUEUE_RESOLVE_CONCURRENCY_PER_APP", "resolve_concurrency_per_app", "int", 8,
            "name lookups in flight per replica for one app", "dispatcher", minimum=1),
+    # -- noisy neighbours: fair, bounded claims and registration leases (docs/operations.md) --
+    Option("WF_QUEUE_APP_CONCURRENCY", "app_concurrency", "int", None,
+           "most deliveries of one app in flight per replica, so one app's slow handlers cannot hold every slot",
+           "dispatcher", minimum=1, default_text="WF_QUEUE_CONCURRENCY / 4"),
+    Option("WF_QUEUE_BATCH_BYTES", "batch_bytes", "int", 4 * 1024 * 1024,
+           "most message bytes per claim (at least one message); a larger message is dead-lettered", "dispatcher",
+           minimum=1),
+    Option("WF_QUEUE_SNAPSHOT_MAX_BYTES", "snapshot_max_bytes", "int", 1024 * 1024,
+           "a larger run snapshot is left out of the delivery (the runtime asks for run_started itself)",
+           "dispatcher", minimum=0),
+    Option("WF_QUEUE_MIN_REDELIVERY_SECONDS", "min_redelivery", "float", 0.1,
+           "floor of a {\"timeoutSeconds\": n} answer's delay (each such redelivery also counts against the "
+           "app's maxQueuePerMinute)", "dispatcher", minimum=0, maximum=60),
+    Option("WF_HANDLER_TTL_SECONDS", "handler_ttl", "float", 60.0,
+           "a handler registration expires this long after it was made unless renewed (the client World renews "
+           "it); 0: never", minimum=0, maximum=86400),
+    Option("WF_SERVICE_STATEMENT_TIMEOUT_SECONDS", "service_statement_timeout", "float", 60.0,
+           "longest statement on the service's own connections (dispatcher, retention, metrics; 0 = no limit)",
+           minimum=0),
+    Option("WF_SERVICE_LOCK_TIMEOUT_SECONDS", "service_lock_timeout", "float", 5.0,
+           "longest lock wait on the service's own connections (0 = no limit)", minimum=0),
 )
 
 BY_ENV: dict[str, Option] = {option.env: option for option in OPTIONS}
@@ -318,6 +339,9 @@ class Settings:
     replica_name: str | None = _default("WF_REPLICA_NAME")
     app_max_concurrent_requests: int | None = _default("WF_APP_MAX_CONCURRENT_REQUESTS")
     app_quota_cache_seconds: float = _default("WF_APP_QUOTA_CACHE_SECONDS")
+    handler_ttl: float = _default("WF_HANDLER_TTL_SECONDS")
+    service_statement_timeout: float = _default("WF_SERVICE_STATEMENT_TIMEOUT_SECONDS")
+    service_lock_timeout: float = _default("WF_SERVICE_LOCK_TIMEOUT_SECONDS")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -56,6 +56,10 @@ class Limits:
     connect_timeout: int = config.BY_ENV["WF_DB_CONNECT_TIMEOUT_SECONDS"].default
     statement_timeout: float = config.BY_ENV["WF_DB_STATEMENT_TIMEOUT_SECONDS"].default
     lock_timeout: float = config.BY_ENV["WF_DB_LOCK_TIMEOUT_SECONDS"].default
+    # The service's own pool (dispatcher, retention, metrics, admin API): no
+    # statement of it may wait forever on a lock a tenant request holds.
+    service_statement_timeout: float = config.BY_ENV["WF_SERVICE_STATEMENT_TIMEOUT_SECONDS"].default
+    service_lock_timeout: float = config.BY_ENV["WF_SERVICE_LOCK_TIMEOUT_SECONDS"].default
 
 
 class _PoolHealth:
@@ -120,6 +124,10 @@ class Database:
             f"SET statement_timeout = {int(self.limits.statement_timeout * 1000)}; "
             f"SET lock_timeout = {int(self.limits.lock_timeout * 1000)}"
         )
+        self._admin_setup = (
+            f"{_NO_JIT}; SET statement_timeout = {int(self.limits.service_statement_timeout * 1000)}; "
+            f"SET lock_timeout = {int(self.limits.service_lock_timeout * 1000)}"
+        )
         common = {"kwargs": kwargs, "open": False, "timeout": self.limits.pool_timeout,
                   "reconnect_timeout": _RECONNECT_GIVE_UP_SECONDS}
         self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
@@ -152,7 +160,7 @@ class Database:
         self._tenant_health.connected()
 
     async def _admin_connected(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        await conn.execute(_NO_JIT)
+        await conn.execute(self._admin_setup)
         self._admin_health.connected()
 
     async def call(self, name: str, params: dict[str, Any], app_id: str | None = None,

@@ -16,7 +16,8 @@ name); the lease only covers a dispatcher that hangs while connected. When
 the LISTEN connection drops, claiming pauses until the session is resumed on
 the new connection, which keeps its claims if it comes back within the grace
 period. All rules (routing, serialisation per run, retries, dead letters,
-sessions) live in SQL; this module moves bytes and keeps time.
+sessions, fair order across apps, per-app shares, byte bounds) live in SQL;
+this module moves bytes and keeps time.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class DispatcherSettings:
     resolve_timeout: float
     resolve_concurrency: int
     resolve_concurrency_per_app: int
+    app_concurrency: int
+    batch_bytes: int
+    snapshot_max_bytes: int
+    min_redelivery: float
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
@@ -81,6 +86,9 @@ class DispatcherSettings:
         if values["lease_seconds"] is None:
             # A lease outlives the slowest allowed answer, or a working delivery would be duplicated.
             values["lease_seconds"] = values["handler_timeout"] + 30
+        if values["app_concurrency"] is None:
+            # A quarter of the slots: a misbehaving app leaves three quarters to the others.
+            values["app_concurrency"] = max(1, values["concurrency"] // 4)
         return cls(**values)
 
     def ack_params(self) -> dict[str, Any]:
@@ -91,6 +99,16 @@ class DispatcherSettings:
             "cooldown_seconds": self.cooldown,
             "grace_seconds": self.grace,
             "retention_seconds": self.retention,
+            "min_redelivery_seconds": self.min_redelivery,
+        }
+
+    def claim_params(self) -> dict[str, Any]:
+        return {
+            "lease_seconds": self.lease_seconds,
+            "grace_seconds": self.grace,
+            "app_concurrency": self.app_concurrency,
+            "batch_bytes": self.batch_bytes,
+            "snapshot_max_bytes": self.snapshot_max_bytes,
         }
 
 
@@ -116,6 +134,13 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._claims: dict[int, int] = {}  # seq -> attempt of claims not yet settled
+        # Some app was at its share of the slots (WF_QUEUE_APP_CONCURRENCY) at
+        # the last claim: once one of its deliveries is settled its due
+        # messages may be claimable, so claim again then.
+        self._apps_at_share = False
+        # The last claim failed with an error of the data (not of the moment):
+        # claim one message at a time, so the row that fails is set aside.
+        self._one_at_a_time = False
         self._deliveries: set[asyncio.Task[None]] = set()
         self._acks: list[dict[str, Any]] = []
         self._ack_wake = asyncio.Event()
@@ -243,23 +268,25 @@ class Dispatcher:
                 continue  # no session to claim for: the (re)connect wakes us
             try:
                 text = await self._db.admin_call(
-                    "claim_messages",
-                    {"session_id": self._session_id, "limit": limit, "lease_seconds": settings.lease_seconds,
-                     "grace_seconds": settings.grace},
-                )
+                    "claim_messages", {"session_id": self._session_id, "limit": limit,
+                                       "one_at_a_time": self._one_at_a_time, **settings.claim_params()})
             except (psycopg.Error, OSError) as exc:
-                log.warning("claiming failed (%s); retrying in %.1fs", exc, _DB_ERROR_RETRY)
+                self._one_at_a_time = _about_the_data(exc)
+                log.warning("claiming failed (%s); retrying in %.1fs%s", exc, _DB_ERROR_RETRY,
+                            " one message at a time" if self._one_at_a_time else "")
                 self._wake_in(_DB_ERROR_RETRY)
                 continue
             except Exception:  # never let a bug end the loop: leases bring the messages back
                 log.exception("claiming failed; retrying in %.1fs", _DB_ERROR_RETRY)
                 self._wake_in(_DB_ERROR_RETRY)
                 continue
+            self._one_at_a_time = False
             result = json.loads(text)
             deliveries: list[dict[str, Any]] = result["deliveries"]
             for claim in deliveries:
                 self._start(claim)
             next_due: float | None = result["nextDueIn"]
+            self._apps_at_share = bool(result.get("appsAtShare"))
             if len(deliveries) >= limit:
                 self._wake_in(0)  # probably more due
             elif next_due is not None:
@@ -312,8 +339,24 @@ class Dispatcher:
             for result in batch:
                 if self._claims.get(result["seq"]) == result["attempt"]:
                     del self._claims[result["seq"]]
+            if self._apps_at_share:
+                # The claim counts an app's unsettled claims against its share:
+                # now that some are settled, its due messages may be claimable
+                # (nothing else would say so: a settled delivery sends no NOTIFY).
+                self._wake_in(0)
 
 
+
+
+def _about_the_data(exc: BaseException) -> bool:
+    """Whether a failed claim may have failed because of one row (so claiming one at a time sets it aside).
+
+    Not for errors of the moment: serialization and deadlocks (40), resources (53), locks (55), cancellation and
+    shutdown (57), system (58), internal (XX), connections (08 or no SQLSTATE), and the claim's own refusals (PW,
+    e.g. a lost session).
+    """
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state[:2] not in {"40", "53", "55", "57", "58", "XX", "08", "PW"}
 
 
 def setup(app: web.Application) -> None:

@@ -88,7 +88,8 @@ MESSAGE = obj({
 }, ("messageId", "queueName", "status"))
 
 MESSAGE_ID = obj({"messageId": TEXT}, ("messageId",))
-REGISTERED = obj({"registered": BOOL}, ("registered",))
+# ttlSeconds: the registration is a lease the pod must renew within that time (absent: no expiry).
+REGISTERED = obj({"registered": BOOL, "ttlSeconds": {"type": "number"}}, ("registered",))
 DEREGISTERED = obj({"deregistered": BOOL}, ("deregistered",))
 
 STREAM_WRITE = obj({"written": INT, "tailIndex": INT, "done": BOOL}, ("written", "tailIndex", "done"))

@@ -160,7 +160,8 @@ class QueueClient:
         if version is not None:
             body["deploymentVersion"] = version
         status, answer = await self.post("/handlers", body)
-        assert (status, answer) == (201, {"registered": True}), answer
+        # a lease of the service's WF_HANDLER_TTL_SECONDS (60 s unless the test's service sets it)
+        assert status == 201 and answer["registered"] is True and answer.get("ttlSeconds", 1) > 0, answer
 
     async def dead_letters(self) -> list[dict[str, Any]]:
         async with self.http.get(self.base + "/dead-letters") as resp:

@@ -79,6 +79,8 @@ def test_settings_dispatcher_and_retention_defaults_come_from_the_options() -> N
         expected = option.default() if callable(option.default) else option.default
         if option.env == "WF_QUEUE_LEASE_SECONDS":
             expected = dispatcher.handler_timeout + 30
+        if option.env == "WF_QUEUE_APP_CONCURRENCY":
+            expected = dispatcher.concurrency // 4
         if option.section == "retention":
             actual = retention_values[option.field]
         else:

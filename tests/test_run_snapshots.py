@@ -33,7 +33,8 @@ async def register(qc: QueueClient, server: HandlerServer, features: list[str] |
 
 async def test_a_pod_with_the_feature_gets_the_run_started_answer_after_the_message(
         queue_client: QueueClient, handler_server: HandlerServer) -> None:
-    assert await register(queue_client, handler_server, ["run-started"]) == (201, {"registered": True})
+    registered = await register(queue_client, handler_server, ["run-started"])
+    assert registered == (201, {"registered": True, "ttlSeconds": 60})
     await running_run(queue_client)
     message = {"runId": RUN, "traceCarrier": {}, "requestedAt": "2026-11-30T07:00:00.000Z", "note": "ü"}
     await queue_client.enqueue("__wkf_workflow_wf", message, deploymentId="v1")
@@ -49,7 +50,7 @@ async def test_a_pod_with_the_feature_gets_the_run_started_answer_after_the_mess
 
 async def test_a_pod_without_the_feature_gets_the_message_alone(
         queue_client: QueueClient, handler_server: HandlerServer) -> None:
-    assert await register(queue_client, handler_server, None) == (201, {"registered": True})
+    assert await register(queue_client, handler_server, None) == (201, {"registered": True, "ttlSeconds": 60})
     await running_run(queue_client)
     await queue_client.enqueue("__wkf_workflow_wf", {"runId": RUN}, deploymentId="v1")
     (delivery,) = await handler_server.wait_for(1)

@@ -11,7 +11,7 @@ SELECT workflow.enqueue(ctx.app_id, %(queue_name)s, %(message)s, %(deployment_id
 -- name: register_handler
 SELECT workflow.register_handler(ctx.app_id, %(pod_id)s, %(deployment_version)s,
                                  %(workflow_url)s, %(step_url)s, %(webhook_url)s, %(source_address)s,
-                                 %(features)s::text[])::text
+                                 %(features)s::text[], %(ttl_seconds)s::numeric)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
 -- name: unregister_handler
@@ -49,12 +49,14 @@ SELECT workflow.reap_dispatcher_sessions(%(grace_seconds)s::numeric);
 
 -- name: claim_messages
 SELECT workflow.claim_messages(%(session_id)s::integer, %(limit)s::integer, %(lease_seconds)s::numeric,
-                               %(grace_seconds)s::numeric)::text;
+                               %(grace_seconds)s::numeric, %(app_concurrency)s::integer, %(batch_bytes)s::bigint,
+                               %(snapshot_max_bytes)s::bigint, %(one_at_a_time)s::boolean)::text;
 
 -- name: ack_messages
 SELECT workflow.ack_messages(%(results)s, %(max_attempts)s::integer, %(retry_base_seconds)s::numeric,
                              %(retry_max_seconds)s::numeric, %(cooldown_seconds)s::numeric,
-                             %(grace_seconds)s::numeric, %(retention_seconds)s::numeric);
+                             %(grace_seconds)s::numeric, %(retention_seconds)s::numeric,
+                             %(min_redelivery_seconds)s::numeric);
 
 -- name: release_messages
 SELECT workflow.release_messages(%(claims)s);

@@ -84,6 +84,8 @@ async def register_handler(request: web.Request, args: Args) -> web.Response:
         # Deliveries in multi-tenant mode go back only to this address (service/outbound.py).
         "source_address": request.remote,
         "features": body.get("features"),
+        # A lease: the pod registers again within it (the client World does) or stops getting deliveries.
+        "ttl_seconds": request.app[keys.SETTINGS].handler_ttl,
     }
     return json_text(await tenant_call(request, "register_handler", params), status=201)
 

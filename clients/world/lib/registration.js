@@ -3,7 +3,11 @@
 // to deliver this deployment's messages. Registration is an upsert keyed by
 // this process's own podId; the service keeps it until DELETE
 // /handlers/:podId (sent by close(), and only for a registration this process
-// made), the version is expired, or the endpoints keep refusing connections.
+// made), the version is expired, the endpoints keep refusing connections, or
+// its lease ends: the service answers {registered, ttlSeconds} and forgets a
+// registration not renewed within ttlSeconds (SPEC section 14), so this
+// module renews it on an unref'd timer at a third of the TTL, retrying a
+// failed renewal sooner, until unregister().
 
 import { handlerEndpoints } from './config.js';
 
@@ -31,10 +35,14 @@ export function createRegistration(
   let wanted = false;
   /** @type {NodeJS.Timeout | undefined} */
   let retryTimer;
+  /** @type {NodeJS.Timeout | undefined} */
+  let renewTimer;
+  /** @type {Promise<void> | undefined} */
+  let renewing;
 
   /** @param {{ appUrl: string, podId?: string }} where */
   async function register({ appUrl, podId }) {
-    await transport.request('POST', `${appBasePath}/handlers`, {
+    const answer = await transport.request('POST', `${appBasePath}/handlers`, {
       body: {
         podId,
         deploymentVersion: deploymentId,
@@ -45,6 +53,41 @@ export function createRegistration(
     });
     registered = true;
     registeredPodId = podId;
+    scheduleRenewal({ appUrl, podId }, answer?.ttlSeconds);
+  }
+
+  /**
+   * Renew the lease at a third of its TTL, so a renewal or two may fail
+   * before it ends; after a failure, sooner (capped backoff, never later than
+   * the normal period). No TTL in the answer: the registration does not expire.
+   * @param {{ appUrl: string, podId?: string }} where
+   * @param {unknown} ttlSeconds
+   */
+  function scheduleRenewal(where, ttlSeconds, failures = 0) {
+    clearTimeout(renewTimer);
+    renewTimer = undefined;
+    if (stopped || typeof ttlSeconds !== 'number' || !(ttlSeconds > 0)) return;
+    const period = (ttlSeconds * 1000) / 3;
+    const delay = failures === 0 ? period : Math.min(RETRY_MIN_MS * 2 ** (failures - 1), RETRY_MAX_MS, period);
+    renewTimer = setTimeout(() => {
+      renewTimer = undefined;
+      if (stopped) return;
+      renewing = register(where)
+        .catch((err) => {
+          if (stopped) return;
+          console.error(
+            `[pg-workflow-world] renewing the handler registration failed (retrying in ${Math.round(
+              Math.min(RETRY_MIN_MS * 2 ** failures, RETRY_MAX_MS, period)
+            )}ms):`,
+            err?.message ?? err
+          );
+          scheduleRenewal(where, ttlSeconds, failures + 1);
+        })
+        .finally(() => {
+          renewing = undefined;
+        });
+    }, delay);
+    renewTimer.unref();
   }
 
   /** Register once; concurrent and repeated calls share the attempt. A failure can be retried. */
@@ -130,6 +173,10 @@ export function createRegistration(
       stopped = true;
       clearTimeout(retryTimer);
       retryTimer = undefined;
+      clearTimeout(renewTimer);
+      renewTimer = undefined;
+      // A renewal on the wire would otherwise land after the DELETE and register again.
+      await renewing;
       if (!registered) return;
       registered = false;
       registering = undefined;
