@@ -99,7 +99,8 @@ async def test_admin_endpoints_are_for_the_admin_only(cluster: Cluster, http: ai
     assert (status, body["code"]) == (403, "WF_FORBIDDEN")
     status, body = await admin(http, cluster, "POST", "", {"appId": app_id})
     assert status == 201 and body["appId"] == app_id and set(body["quotas"]) == {
-        "maxRuns", "maxEventsPerRun", "maxQueuePerMinute"}
+        "maxRuns", "maxEventsPerRun", "maxQueuePerMinute", "maxMessageBytes", "maxQueuedBytes", "maxStreamBytes",
+        "maxConcurrentRequests"}
     status, again = await admin(http, cluster, "POST", "", {"appId": app_id})
     assert (status, again) == (200, body)
     status, page = await admin(http, cluster, "GET", f"?cursor={app_id[:-1]}&limit=1000")

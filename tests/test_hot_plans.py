@@ -230,7 +230,7 @@ def test_hot_statements_never_scan_a_large_table_sequentially(
     run_as_tenant(conn, capture, "register_handler", "register_handler", {
         "pod_id": "pod", "deployment_version": "v1", "workflow_url": "http://127.0.0.1:9/flow",
         "step_url": "http://127.0.0.1:9/step", "webhook_url": None, "source_address": "127.0.0.1",
-        "features": ["run-started"]})  # so claims build run snapshots (with_run_snapshots)
+        "features": ["run-started"], "ttl_seconds": 60})  # so claims build run snapshots (with_run_snapshots)
     for label, name, params in TENANT_PATH:
         run_as_tenant(conn, capture, label, name, params)
 
@@ -239,14 +239,16 @@ def test_hot_statements_never_scan_a_large_table_sequentially(
     (session_id, *_) = conn.execute(QUERIES["open_dispatcher_session"], {"name": "hot-plans:1"}).fetchone() or ()
     capture.current = "claim_messages"
     claimed = json.loads(conn.execute(QUERIES["claim_messages"], {
-        "session_id": session_id, "limit": 10, "lease_seconds": 30, "grace_seconds": 60}).fetchone()[0])
+        "session_id": session_id, "limit": 10, "lease_seconds": 30, "grace_seconds": 60, "app_concurrency": 25,
+        "batch_bytes": 4 << 20, "snapshot_max_bytes": 1 << 20, "one_at_a_time": False}).fetchone()[0])
     deliveries = claimed["deliveries"]
     assert deliveries, claimed
     capture.current = "ack_messages"
     acks = [{"seq": d["seq"], "attempt": d["attempt"], "podId": d["podId"], "outcome": "done"} for d in deliveries]
     settled = conn.execute(QUERIES["ack_messages"], {
         "results": Jsonb(acks), "max_attempts": 5, "retry_base_seconds": 1, "retry_max_seconds": 60,
-        "cooldown_seconds": 5, "grace_seconds": 60, "retention_seconds": 3600}).fetchone()[0]
+        "cooldown_seconds": 5, "grace_seconds": 60, "retention_seconds": 3600,
+        "min_redelivery_seconds": 0.1}).fetchone()[0]
     assert settled == len(deliveries)
 
     run_as_tenant(conn, capture, *FINISH)

@@ -120,7 +120,7 @@ class ClientOf(QueueClient):
 async def register(client: QueueClient, endpoints: dict[str, str]) -> None:
     status, answer = await client.post("/handlers", {"podId": "pod-1", "deploymentVersion": "v1",
                                                      "endpoints": endpoints})
-    assert (status, answer) == (201, {"registered": True}), answer
+    assert (status, answer) == (201, {"registered": True, "ttlSeconds": 60}), answer
 
 
 class Flood:

@@ -50,7 +50,7 @@ async def test_registration_without_a_step_url(queue_client: QueueClient, handle
     flow_url = handler_server.endpoints["workflow"]
     status, answer = await queue_client.post("/handlers", {"podId": "pod-5", "deploymentVersion": "v5",
                                                            "endpoints": {"workflow": flow_url}})
-    assert (status, answer) == (201, {"registered": True}), answer
+    assert (status, answer) == (201, {"registered": True, "ttlSeconds": 60}), answer
     assert sql(queue_client.database_url, "SELECT step_url FROM workflow.handlers WHERE app_id = %s AND pod_id = %s",
                queue_client.app_id, "pod-5") == [(flow_url,)]
     await queue_client.enqueue("__wkf_workflow_order", {"runId": "wrun_5", "stepId": "step_1", "stepName": "s"},
