@@ -88,6 +88,8 @@ MESSAGE = obj({
 }, ("messageId", "queueName", "status"))
 
 MESSAGE_ID = obj({"messageId": TEXT}, ("messageId",))
+QUEUE_BATCH = obj({"results": {"type": "array", "items": obj(
+    {"messageId": TEXT, "created": BOOL}, ("messageId", "created"))}}, ("results",))
 REGISTERED = obj({"registered": BOOL}, ("registered",))
 DEREGISTERED = obj({"deregistered": BOOL}, ("deregistered",))
 
