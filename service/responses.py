@@ -88,6 +88,8 @@ MESSAGE = obj({
 }, ("messageId", "queueName", "status"))
 
 MESSAGE_ID = obj({"messageId": TEXT}, ("messageId",))
+QUEUE_BATCH = obj({"results": {"type": "array", "items": obj(
+    {"messageId": TEXT, "created": BOOL}, ("messageId", "created"))}}, ("results",))
 # ttlSeconds: the registration is a lease the pod must renew within that time (absent: no expiry).
 REGISTERED = obj({"registered": BOOL, "ttlSeconds": {"type": "number"}}, ("registered",))
 DEREGISTERED = obj({"deregistered": BOOL}, ("deregistered",))

@@ -39,6 +39,8 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/apps/{appId}/runs/{runId}/streams/{name}"): {"data": "chunk"},
     ("POST", "/api/v1/apps/{appId}/queue"): {
         "queueName": "__wkf_step_s", "message": {"workflowRunId": RUN_ID}, "delaySeconds": 3600},
+    ("POST", "/api/v1/apps/{appId}/queue-batches"): {"messages": [
+        {"queueName": "__wkf_step_s", "message": {"workflowRunId": RUN_ID}, "delaySeconds": 3600}]},
     ("POST", "/api/v1/apps/{appId}/handlers"): {
         "podId": "matrix-pod", "endpoints": {"workflow": "http://127.0.0.1:9/f", "step": "http://127.0.0.1:9/s"}},
     ("POST", "/api/v1/apps/{appId}/k8s-binding"): {"namespace": "team-c", "serviceAccount": "app"},

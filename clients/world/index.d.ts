@@ -59,6 +59,11 @@ export interface WorldOptions {
    */
   eventBatches?: boolean;
   /**
+   * DevKit 5 line only: offer queueBatch (POST /queue-batches: a fan-out's step messages in one request and one
+   * transaction). Env: PGW_WORLD_QUEUE_BATCHES=0 turns it off. Default true.
+   */
+  queueBatches?: boolean;
+  /**
    * The DevKit line to serve: 4 (workflow 4.8.x, @workflow/world 4.5, spec 3) or 5 (workflow 5.x, spec 6/7).
    * Env: PGW_WORLD_LINE. Default: the major version of the @workflow/core (else `workflow`) package installed
    * where `cwd` resolves packages, else 4.
@@ -93,6 +98,7 @@ export interface ResolvedConfig {
   readonly runSnapshots: boolean;
   readonly encryption: boolean;
   readonly eventBatches: boolean;
+  readonly queueBatches: boolean;
 }
 
 export type PgWorkflowWorld = World &
@@ -228,6 +234,11 @@ export interface PgWorkflowWorld5 {
   readonly streamFlushIntervalMs?: number;
   getDeploymentId(): Promise<string>;
   queue(queueName: string, message: unknown, opts?: any): Promise<{ messageId: string | null }>;
+  /** DevKit 5 line (unless queueBatches is off): one POST /queue-batches, results in input order. */
+  queueBatch?(
+    queueName: string,
+    messages: readonly { message: unknown; opts?: any }[]
+  ): Promise<({ messageId: string | null; error?: undefined } | { messageId: null; error: string; retryable: boolean })[]>;
   createQueueHandler(prefix: string, handler: (message: unknown, meta: any) => Promise<unknown>): (req: Request) => Promise<Response>;
   getEncryptionKeyForRun?(runOrId: string | { runId: string }, context?: Record<string, unknown>): Promise<Uint8Array | undefined>;
   start(): Promise<void>;

@@ -8,6 +8,10 @@ SELECT workflow.enqueue(ctx.app_id, %(queue_name)s, %(message)s, %(deployment_id
                         %(idempotency_key)s, %(delay_seconds)s::numeric)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
+-- name: enqueue_batch
+SELECT workflow.enqueue_batch(ctx.app_id, %(messages)s)::text
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
+
 -- name: register_handler
 SELECT workflow.register_handler(ctx.app_id, %(pod_id)s, %(deployment_version)s,
                                  %(workflow_url)s, %(step_url)s, %(webhook_url)s, %(source_address)s,

@@ -59,6 +59,29 @@ async def enqueue(request: web.Request, args: Args) -> web.Response:
     return web.json_response({"messageId": result["messageId"]}, status=201 if result["created"] else 200)
 
 
+QUEUE_BATCH_MAX = 1000  # workflow.enqueue_batch refuses more: one transaction stays short
+QUEUE_BATCH_BODY = Object({
+    "messages": Array(ENQUEUE_BODY, max_items=QUEUE_BATCH_MAX,
+                      description=f"1 to {QUEUE_BATCH_MAX} messages, each as the body of POST /queue"),
+}, required=("messages",))
+
+
+@operation(routes, "POST", PREFIX + "/queue-batches", summary="Enqueue messages in one transaction (queueBatch)",
+           body=QUEUE_BATCH_BODY, responses={201: responses.QUEUE_BATCH, 200: responses.QUEUE_BATCH},
+           errors=(410, 429), tags=("queue",),
+           description="Each message as POST /queue would queue it (idempotency, merged wake-ups, quotas), in one "
+                       "transaction: all are queued or none (a refusal names messages[i]). results answer in input "
+                       "order; 201 when at least one message is new, else 200.")
+async def enqueue_batch(request: web.Request, args: Args) -> web.Response:
+    messages = args.body["messages"]
+    if not messages:
+        raise ApiError(400, "WF_BAD_REQUEST", f"messages must hold 1 to {QUEUE_BATCH_MAX} entries, not 0",
+                       {"field": "messages"})
+    result = json.loads(await tenant_call(request, "enqueue_batch", {"messages": Jsonb(messages)}))
+    created = any(r["created"] for r in result["results"])
+    return web.json_response({"results": result["results"]}, status=201 if created else 200)
+
+
 @operation(routes, "POST", PREFIX + "/handlers", summary="Register (or refresh) a pod's endpoints",
            body=HANDLER_BODY, responses={201: responses.REGISTERED}, errors=(410,), tags=("queue",),
            description="An endpoint whose host is a literal IP address the outbound policy refuses (link-local, "

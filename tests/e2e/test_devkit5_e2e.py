@@ -95,6 +95,36 @@ def test_sequential_and_parallel_steps_with_slot_event_ids(e2e_app5: E2EApp) -> 
                         " AND queue_name LIKE '%%wkf_step_%%'", [multi, sequential, parallel]) == [(0,)]
 
 
+def test_a_runs_parallel_steps_overlap_and_each_message_is_delivered_once(e2e_app5: E2EApp) -> None:
+    # Steps travel on the run's workflow queue; the service stores them as step-kind messages of the run
+    # (change devkit5_queue), so they are not serialised behind the run's orchestration messages.
+    app = e2e_app5
+    n, hold_ms = 4, 2000
+    run_id = app.start("overlappingSteps", n, hold_ms)
+    spans = completed(app, run_id, wait=60)["result"]
+    assert sorted(s["i"] for s in spans) == list(range(n)), spans
+    # Handler-side clocks (one app process): at some instant several steps were running at once, and the
+    # fan-out took well under the time of running them one after the other (generous: 2-core shared machine).
+    moments = sorted([(s["startedAt"], 1) for s in spans] + [(s["finishedAt"], -1) for s in spans],
+                     key=lambda m: (m[0], m[1]))
+    running = most = 0
+    for _, delta in moments:
+        running += delta
+        most = max(most, running)
+    assert most >= 2, f"no two steps overlapped: {spans}"
+    span_ms = max(s["finishedAt"] for s in spans) - min(s["startedAt"] for s in spans)
+    assert span_ms < 0.75 * n * hold_ms, f"the fan-out took {span_ms} ms, as if serialised: {spans}"
+    steps = app.api("GET", f"runs/{run_id}/steps?limit=100")["data"]
+    assert len(steps) == n and all(s["status"] == "completed" and s["attempt"] == 1 for s in steps), steps
+    # Every step message: a step-kind message of the run on the workflow queue, delivered once, never merged.
+    rows = db_rows(app, "SELECT payload ->> 'stepId', kind, status, attempt FROM workflow.messages"
+                        " WHERE app_id = 'default' AND run_id = %s AND payload ? 'stepId'", run_id)
+    assert rows, "no step message was queued"
+    assert len({r[0] for r in rows}) == len(rows), f"a step was queued twice: {rows}"
+    assert {r[0] for r in rows} <= {s["stepId"] for s in steps}, rows
+    assert all(r[1:] == ("step", "delivered", 1) for r in rows), rows
+
+
 def test_sleep_resumes_on_time(e2e_app5: E2EApp) -> None:
     sleep_ms = 1000
     run_id = e2e_app5.start("sleepThenReport", sleep_ms)

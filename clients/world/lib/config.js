@@ -31,6 +31,8 @@ import { resolveLine } from './line.js';
  *   encrypted by the runtime (default true; env PGW_WORLD_ENCRYPTION=0 turns it off)
  * @property {boolean} [eventBatches] DevKit 5 line: offer events.createBatch (default true; env
  *   PGW_WORLD_EVENT_BATCHES=0 turns it off, e.g. to measure its effect)
+ * @property {boolean} [queueBatches] DevKit 5 line: offer queueBatch (POST /queue-batches; default true; env
+ *   PGW_WORLD_QUEUE_BATCHES=0 turns it off)
  * @property {4 | 5} [line] the DevKit line to serve (env PGW_WORLD_LINE; default: the major version of the
  *   @workflow/core, else `workflow`, installed where `cwd` resolves packages, else 4; see line.js)
  * @property {string} [cwd] where to look for the app's @workflow/core (default process.cwd())
@@ -203,6 +205,7 @@ export function resolveConfig(options = {}) {
     runSnapshots: line === 5 ? false : (options.runSnapshots ?? env.PGW_WORLD_RUN_SNAPSHOTS !== '0'),
     encryption: options.encryption ?? env.PGW_WORLD_ENCRYPTION !== '0',
     eventBatches: line === 5 && (options.eventBatches ?? env.PGW_WORLD_EVENT_BATCHES !== '0'),
+    queueBatches: line === 5 && (options.queueBatches ?? env.PGW_WORLD_QUEUE_BATCHES !== '0'),
     /** The environment read (DevKit 5: WORKFLOW_SEALED_LOG picks the spec version). */
     env,
   };

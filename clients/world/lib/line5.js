@@ -17,6 +17,8 @@
 //     steps too, so it is also registered as the step endpoint: a service
 //     that still asks for one gets an address that works, and no 5.x message
 //     goes to a step queue anyway;
+//   - queueBatch (queuebatch5.js): a fan-out's step messages in one request,
+//     one transaction on the service;
 //   - nothing rides on events or deliveries (PGW_WORLD_EVENT_MESSAGES and
 //     PGW_WORLD_RUN_SNAPSHOTS are 4.8.9 predictions): no features registered;
 //   - registration: core 5 builds its flow handler on the first delivery, not
@@ -36,6 +38,7 @@ import { handlerEndpoints } from './config.js';
 import { createAnalytics5 } from './analytics5.js';
 import { createEncryption } from './encryption.js';
 import { createQueue } from './queue.js';
+import { createQueueBatch } from './queuebatch5.js';
 import { createRegistration } from './registration.js';
 import { createStorage5 } from './storage5.js';
 import { createStreams5 } from './streams5.js';
@@ -72,7 +75,8 @@ export function createWorld5(config, transport) {
     requestTimeoutMs: config.requestTimeoutMs,
   });
   const registration = createRegistration(transport, { ...config, features: [], endpointsFor: endpoints5 });
-  const queue = createQueue(transport, { ...config, onLocated: config.autoStart ? registration.nudge : undefined });
+  const onLocated = config.autoStart ? registration.nudge : undefined;
+  const queue = createQueue(transport, { ...config, onLocated });
   const encryption = config.encryption ? createEncryption(transport, config.appBasePath) : undefined;
 
   return {
@@ -84,6 +88,8 @@ export function createWorld5(config, transport) {
     streams: createStreams5(transport, config.appBasePath),
     getDeploymentId: queue.getDeploymentId,
     queue: queue.queue,
+    // A fan-out's step messages in one request (core falls back to queue() per message without it).
+    ...(config.queueBatches ? { queueBatch: createQueueBatch(transport, { ...config, onLocated }) } : {}),
     ...(encryption ? { getEncryptionKeyForRun: encryption.getEncryptionKeyForRun } : {}),
     /** @param {string} prefix @param {(message: unknown, meta: any) => Promise<unknown>} handler */
     createQueueHandler(prefix, handler) {

@@ -52,3 +52,17 @@ export async function manySteps(n) {
   for (let i = 0; i < n; i++) total += await double(i);
   return { count: n, total };
 }
+
+/** One step that holds for ms and reports when it ran (handler-side clock), to see steps overlap. */
+async function timedStep(i, ms) {
+  'use step';
+  const startedAt = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return { i, startedAt, finishedAt: Date.now() };
+}
+
+/** n steps of ms each in one Promise.all: they overlap only if the World lets a run's steps run in parallel. */
+export async function overlappingSteps(n, ms) {
+  'use workflow';
+  return await Promise.all(Array.from({ length: n }, (_, i) => timedStep(i, ms)));
+}
