@@ -154,7 +154,9 @@ SELECT is(workflow.get_workflow_template('cap_a', 'w') #> '{steps,999}', '{"orde
 -- Two sessions enqueue for one app at once: neither waits for the other.
 CREATE FUNCTION pg_temp.race() RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
-  conninfo text := format('host=%s port=%s dbname=%s user=%s', coalesce(host(inet_server_addr()), '/var/run/postgresql'),
+  -- lock_timeout: a wait on this transaction's locks fails instead of hanging (PostgreSQL cannot see it across dblink).
+  conninfo text := format('host=%s port=%s dbname=%s user=%s options=''-c lock_timeout=10s -c statement_timeout=60s''',
+                          coalesce(host(inet_server_addr()), '/var/run/postgresql'),
                           current_setting('port'), current_database(), current_user);
   s text;
   enqueue constant text := $q$

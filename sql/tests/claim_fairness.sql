@@ -102,7 +102,10 @@ SELECT ok(NOT pg_temp.snapshot_with(1048576, 3000), 'nor past what the claim''s 
 -- of the versions it registered), and is deleted at the end.
 CREATE FUNCTION pg_temp.locked_version() RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
-  conninfo text := format('host=%s port=%s dbname=%s user=%s', coalesce(host(inet_server_addr()), '/var/run/postgresql'),
+  -- The dblink sessions give up on a lock this transaction holds instead of
+  -- waiting forever (PostgreSQL cannot see a wait that crosses dblink).
+  conninfo text := format('host=%s port=%s dbname=%s user=%s options=''-c lock_timeout=10s -c statement_timeout=60s''',
+                          coalesce(host(inet_server_addr()), '/var/run/postgresql'),
                           current_setting('port'), current_database(), current_user);
   c text;
   claim text := $q$ SELECT workflow.claim_messages((SELECT max(session_id) FROM workflow.dispatcher_sessions
