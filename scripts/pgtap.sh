@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"  # no NOTICEs from DROP ... CASCADE
+# No statement of a test may hang CI (e.g. a lock wait that crosses dblink): fail it after 5 minutes.
+export PGOPTIONS="$PGOPTIONS -c statement_timeout=300s"
 export SQITCH_FULLNAME="${SQITCH_FULLNAME:-pg-workflow tests}" SQITCH_EMAIL="${SQITCH_EMAIL:-tests@localhost}"
 db="pgw_tap_$(date +%s)_$$"
 snapshots="$(mktemp -d)"
