@@ -512,6 +512,10 @@ END $$;
 ALTER FUNCTION workflow.ack_messages(jsonb, integer, numeric, numeric, numeric, numeric, numeric, numeric)
   SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
 
+SELECT workflow.expose_service(f::regprocedure) FROM unnest(ARRAY[
+  'workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean)',
+  'workflow.route_messages(bigint[], numeric, numeric, integer)',
+  'workflow.ack_messages(jsonb, integer, numeric, numeric, numeric, numeric, numeric, numeric)']) f;
 SELECT workflow.expose_internal(f::regprocedure) FROM unnest(ARRAY[
   'workflow.release_queued_bytes(text, bigint)', 'workflow.count_queued_bytes_row()',
   'workflow.flush_queued_bytes()']) f;

@@ -443,6 +443,11 @@ END $$;
 ALTER FUNCTION workflow.ack_messages(jsonb, integer, numeric, numeric, numeric, numeric, numeric, numeric)
   SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
 
+SELECT workflow.expose_service(f::regprocedure) FROM unnest(ARRAY[
+  'workflow.claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean)',
+  'workflow.route_messages(bigint[], numeric, numeric, integer)',
+  'workflow.ack_messages(jsonb, integer, numeric, numeric, numeric, numeric, numeric, numeric)']) f;
+
 DROP FUNCTION workflow.flush_queued_bytes();
 DROP FUNCTION workflow.count_queued_bytes_row();
 DROP FUNCTION workflow.release_queued_bytes(text, bigint);
