@@ -17,14 +17,18 @@
 --     counter row once, not once per message. Growth the tenant causes (a
 --     merged wake-up, a retried dead letter) is checked at once, as before.
 --   * The claim picks, measures and counts in-flight deliveries in one
---     statement, and works out the apps at their share only when one can be.
+--     statement, visits only the apps with something scheduled (a skip scan;
+--     it visited every registered app), and works out the apps at their share
+--     only when one can be.
+--   * A counter change updates the backend's row when it exists (no
+--     speculative insert).
 --   * route_messages finds the versions it could lock by message, not by app:
 --     the previous join scanned every stored message of the app (delivered
 --     ones included) on each claim.
 -- SERVICE:  claim_messages(integer, integer, numeric, numeric, integer, bigint, bigint, boolean),
 --           route_messages(bigint[], numeric, numeric, integer),
 --           ack_messages(jsonb, integer, numeric, numeric, numeric, numeric, numeric, numeric) (replaced)
--- INTERNAL: count_queued_bytes() (replaced); release_queued_bytes(text, bigint), count_queued_bytes_row(),
+-- INTERNAL: count_queued_bytes(), add_app_bytes(text, bigint, bigint), next_due_in(text[]) (replaced); release_queued_bytes(text, bigint), count_queued_bytes_row(),
 --           flush_queued_bytes() (new); count_queued_bytes_changed(), count_queued_bytes_deleted() (dropped)
 BEGIN;
 
@@ -144,6 +148,104 @@ CREATE TRIGGER messages_queued_bytes_delete AFTER DELETE ON workflow.messages
 CREATE TRIGGER messages_queued_bytes_flush AFTER UPDATE OR DELETE ON workflow.messages
   FOR EACH STATEMENT EXECUTE FUNCTION workflow.flush_queued_bytes();
 
+-- Counters: an update of this backend's row when it exists.
+CREATE OR REPLACE FUNCTION workflow.add_app_bytes(p_app_id text, p_queued bigint, p_stream bigint,
+                                       OUT queued_bytes bigint, OUT stream_bytes bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_pid integer := pg_backend_pid();
+  v_first boolean;
+  v_queued bigint;
+  v_stream bigint;
+BEGIN
+  -- Usually this backend's row exists: one update, whose RETURNING sums the
+  -- app's rows as they were before it (so the totals add this change once).
+  UPDATE workflow.app_byte_usage AS u
+     SET queued_bytes = u.queued_bytes + p_queued, stream_bytes = u.stream_bytes + p_stream
+   WHERE u.app_id = p_app_id AND u.backend_pid = v_pid
+  RETURNING (SELECT coalesce(sum(t.queued_bytes), 0) FROM workflow.app_byte_usage t WHERE t.app_id = p_app_id) + p_queued,
+            (SELECT coalesce(sum(t.stream_bytes), 0) FROM workflow.app_byte_usage t WHERE t.app_id = p_app_id) + p_stream
+    INTO queued_bytes, stream_bytes;
+  IF FOUND THEN
+    RETURN;
+  END IF;
+  -- One statement changes this backend's row and sums the app's rows as they
+  -- were before it (so the totals add this change once).
+  IF p_queued >= 0 AND p_stream >= 0 THEN
+    -- (growth comes with a new row of the app, which therefore exists)
+    WITH up AS (
+      INSERT INTO workflow.app_byte_usage AS u (app_id, backend_pid, queued_bytes, stream_bytes)
+      VALUES (p_app_id, v_pid, p_queued, p_stream)
+      ON CONFLICT (app_id, backend_pid) DO UPDATE
+         SET queued_bytes = u.queued_bytes + p_queued, stream_bytes = u.stream_bytes + p_stream
+      RETURNING xmax = 0 AS first)
+    SELECT (SELECT up.first FROM up), coalesce(sum(u.queued_bytes), 0) + p_queued,
+           coalesce(sum(u.stream_bytes), 0) + p_stream
+      INTO v_first, queued_bytes, stream_bytes
+      FROM workflow.app_byte_usage u WHERE u.app_id = p_app_id;
+  ELSE
+    -- Nothing is changed when the app itself is being deleted (its rows
+    -- cascade): its counters go with it.
+    WITH up AS (
+      INSERT INTO workflow.app_byte_usage AS u (app_id, backend_pid, queued_bytes, stream_bytes)
+      SELECT a.app_id, v_pid, p_queued, p_stream FROM workflow.apps a WHERE a.app_id = p_app_id
+      ON CONFLICT (app_id, backend_pid) DO UPDATE
+         SET queued_bytes = u.queued_bytes + p_queued, stream_bytes = u.stream_bytes + p_stream
+      RETURNING xmax = 0 AS first)
+    SELECT (SELECT up.first FROM up), coalesce(sum(u.queued_bytes), 0) + p_queued,
+           coalesce(sum(u.stream_bytes), 0) + p_stream
+      INTO v_first, queued_bytes, stream_bytes
+      FROM workflow.app_byte_usage u WHERE u.app_id = p_app_id;
+  END IF;
+  IF v_first THEN
+    -- This backend's first row for the app: take over the rows of backends
+    -- that have ended (nobody else writes them; a concurrent fold of the
+    -- same rows waits, then finds them gone, so nothing is counted twice).
+    -- The app's totals do not change.
+    WITH gone AS (
+      DELETE FROM workflow.app_byte_usage u
+       WHERE u.app_id = p_app_id AND u.backend_pid <> v_pid
+         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity s WHERE s.pid = u.backend_pid)
+      RETURNING u.queued_bytes, u.stream_bytes)
+    SELECT sum(gone.queued_bytes), sum(gone.stream_bytes) INTO v_queued, v_stream FROM gone;
+    IF v_queued IS NOT NULL THEN
+      UPDATE workflow.app_byte_usage AS u
+         SET queued_bytes = u.queued_bytes + v_queued, stream_bytes = u.stream_bytes + v_stream
+       WHERE u.app_id = p_app_id AND u.backend_pid = v_pid;
+    END IF;
+  END IF;
+END $$;
+
+-- Apps with nothing scheduled are skipped.
+CREATE OR REPLACE FUNCTION workflow.next_due_in(p_skip_apps text[]) RETURNS double precision
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF coalesce(cardinality(p_skip_apps), 0) = 0 THEN
+    RETURN workflow.next_due_in();
+  END IF;
+  -- One index probe per app: an app at its share may have a long due backlog
+  -- that a scan in global due order would walk through.
+  RETURN (
+    WITH RECURSIVE active(app_id) AS (  -- as in claim_messages: only apps with anything scheduled
+      (SELECT m.app_id FROM workflow.messages m WHERE m.next_at IS NOT NULL ORDER BY m.app_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT m.app_id FROM workflow.messages m
+               WHERE m.next_at IS NOT NULL AND m.app_id > a.app_id ORDER BY m.app_id LIMIT 1)
+        FROM active a WHERE a.app_id IS NOT NULL
+    )
+    SELECT extract(epoch FROM min(x.next_at) - clock_timestamp())::double precision
+      FROM active a
+     CROSS JOIN LATERAL (
+       SELECT m.next_at FROM workflow.messages m
+        WHERE m.app_id = a.app_id AND m.next_at IS NOT NULL
+          AND NOT (m.status = 'queued' AND m.kind = 'workflow' AND m.run_id IS NOT NULL AND EXISTS (
+                     SELECT 1 FROM workflow.messages s
+                      WHERE s.app_id = m.app_id AND s.run_id = m.run_id AND s.kind = 'workflow' AND s.status = 'claimed'))
+        ORDER BY m.next_at LIMIT 1) x
+     WHERE a.app_id IS NOT NULL AND a.app_id <> ALL (p_skip_apps));
+END $$;
+ALTER FUNCTION workflow.next_due_in(text[]) SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+
 -- The claim: one statement picks, measures and counts in-flight deliveries.
 CREATE OR REPLACE FUNCTION workflow.claim_messages(
   p_session_id integer, p_limit integer, p_lease_seconds numeric, p_grace_seconds numeric,
@@ -176,12 +278,20 @@ BEGIN
   -- 1. Pick round-robin across apps (rank in its app, then due time), each
   --    app within its share (this session's deliveries in flight per app),
   --    without locking; keep what fits in the bytes (sizes measured at enqueue).
-  WITH flight AS MATERIALIZED (
+  WITH RECURSIVE active(app_id) AS (
+    -- The apps with anything scheduled, found by a skip scan of
+    -- messages_app_next: idle apps cost a claim nothing, however many exist.
+    (SELECT m.app_id FROM workflow.messages m WHERE m.next_at IS NOT NULL ORDER BY m.app_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT m.app_id FROM workflow.messages m
+             WHERE m.next_at IS NOT NULL AND m.app_id > a.app_id ORDER BY m.app_id LIMIT 1)
+      FROM active a WHERE a.app_id IS NOT NULL
+  ), flight AS MATERIALIZED (
     SELECT m.app_id, count(*)::integer AS n FROM workflow.messages m
      WHERE m.status = 'claimed' AND m.claimed_by = p_session_id GROUP BY m.app_id
   ), picked AS (
     SELECT c.message_seq, c.rank, c.next_at, c.bytes
-      FROM workflow.apps a
+      FROM active a
       LEFT JOIN flight f ON f.app_id = a.app_id
      CROSS JOIN LATERAL (
        SELECT m.message_seq, m.next_at, m.payload_bytes::bigint AS bytes,
@@ -193,6 +303,7 @@ BEGIN
                       WHERE s.app_id = m.app_id AND s.run_id = m.run_id AND s.kind = 'workflow' AND s.status = 'claimed'))
         ORDER BY m.next_at, m.message_seq
         LIMIT least(p_limit, greatest(p_app_concurrency - coalesce(f.n, 0), 0))) c
+     WHERE a.app_id IS NOT NULL
      ORDER BY c.rank, c.next_at, c.message_seq
      LIMIT p_limit
   ), running AS (

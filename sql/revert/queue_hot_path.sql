@@ -448,6 +448,84 @@ SELECT workflow.expose_service(f::regprocedure) FROM unnest(ARRAY[
   'workflow.route_messages(bigint[], numeric, numeric, integer)',
   'workflow.ack_messages(jsonb, integer, numeric, numeric, numeric, numeric, numeric, numeric)']) f;
 
+CREATE OR REPLACE FUNCTION workflow.add_app_bytes(p_app_id text, p_queued bigint, p_stream bigint,
+                                       OUT queued_bytes bigint, OUT stream_bytes bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_pid integer := pg_backend_pid();
+  v_first boolean;
+  v_queued bigint;
+  v_stream bigint;
+BEGIN
+  -- One statement changes this backend's row and sums the app's rows as they
+  -- were before it (so the totals add this change once).
+  IF p_queued >= 0 AND p_stream >= 0 THEN
+    -- (growth comes with a new row of the app, which therefore exists)
+    WITH up AS (
+      INSERT INTO workflow.app_byte_usage AS u (app_id, backend_pid, queued_bytes, stream_bytes)
+      VALUES (p_app_id, v_pid, p_queued, p_stream)
+      ON CONFLICT (app_id, backend_pid) DO UPDATE
+         SET queued_bytes = u.queued_bytes + p_queued, stream_bytes = u.stream_bytes + p_stream
+      RETURNING xmax = 0 AS first)
+    SELECT (SELECT up.first FROM up), coalesce(sum(u.queued_bytes), 0) + p_queued,
+           coalesce(sum(u.stream_bytes), 0) + p_stream
+      INTO v_first, queued_bytes, stream_bytes
+      FROM workflow.app_byte_usage u WHERE u.app_id = p_app_id;
+  ELSE
+    -- Nothing is changed when the app itself is being deleted (its rows
+    -- cascade): its counters go with it.
+    WITH up AS (
+      INSERT INTO workflow.app_byte_usage AS u (app_id, backend_pid, queued_bytes, stream_bytes)
+      SELECT a.app_id, v_pid, p_queued, p_stream FROM workflow.apps a WHERE a.app_id = p_app_id
+      ON CONFLICT (app_id, backend_pid) DO UPDATE
+         SET queued_bytes = u.queued_bytes + p_queued, stream_bytes = u.stream_bytes + p_stream
+      RETURNING xmax = 0 AS first)
+    SELECT (SELECT up.first FROM up), coalesce(sum(u.queued_bytes), 0) + p_queued,
+           coalesce(sum(u.stream_bytes), 0) + p_stream
+      INTO v_first, queued_bytes, stream_bytes
+      FROM workflow.app_byte_usage u WHERE u.app_id = p_app_id;
+  END IF;
+  IF v_first THEN
+    -- This backend's first row for the app: take over the rows of backends
+    -- that have ended (nobody else writes them; a concurrent fold of the
+    -- same rows waits, then finds them gone, so nothing is counted twice).
+    -- The app's totals do not change.
+    WITH gone AS (
+      DELETE FROM workflow.app_byte_usage u
+       WHERE u.app_id = p_app_id AND u.backend_pid <> v_pid
+         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity s WHERE s.pid = u.backend_pid)
+      RETURNING u.queued_bytes, u.stream_bytes)
+    SELECT sum(gone.queued_bytes), sum(gone.stream_bytes) INTO v_queued, v_stream FROM gone;
+    IF v_queued IS NOT NULL THEN
+      UPDATE workflow.app_byte_usage AS u
+         SET queued_bytes = u.queued_bytes + v_queued, stream_bytes = u.stream_bytes + v_stream
+       WHERE u.app_id = p_app_id AND u.backend_pid = v_pid;
+    END IF;
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION workflow.next_due_in(p_skip_apps text[]) RETURNS double precision
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF coalesce(cardinality(p_skip_apps), 0) = 0 THEN
+    RETURN workflow.next_due_in();
+  END IF;
+  -- One index probe per app: an app at its share may have a long due backlog
+  -- that a scan in global due order would walk through.
+  RETURN (
+    SELECT extract(epoch FROM min(x.next_at) - clock_timestamp())::double precision
+      FROM workflow.apps a
+     CROSS JOIN LATERAL (
+       SELECT m.next_at FROM workflow.messages m
+        WHERE m.app_id = a.app_id AND m.next_at IS NOT NULL
+          AND NOT (m.status = 'queued' AND m.kind = 'workflow' AND m.run_id IS NOT NULL AND EXISTS (
+                     SELECT 1 FROM workflow.messages s
+                      WHERE s.app_id = m.app_id AND s.run_id = m.run_id AND s.kind = 'workflow' AND s.status = 'claimed'))
+        ORDER BY m.next_at LIMIT 1) x
+     WHERE a.app_id <> ALL (p_skip_apps));
+END $$;
+ALTER FUNCTION workflow.next_due_in(text[]) SET plan_cache_mode = force_generic_plan SET enable_seqscan = off;
+
 DROP FUNCTION workflow.flush_queued_bytes();
 DROP FUNCTION workflow.count_queued_bytes_row();
 DROP FUNCTION workflow.release_queued_bytes(text, bigint);
