@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from .api import binary, event, get
+from .api import binary, event, get, new_run
 
 SPEC = 7
 
@@ -254,3 +254,8 @@ async def test_token_retention_outlives_the_run(client: aiohttp.ClientSession) -
     other = await new_run5(client)
     status, body = await post(client, other, "hook_created", "h1", {"token": token})
     assert status == 200 and body["event"]["eventType"] == "hook_conflict", "the token is still held"
+    # A DevKit 4 run asking for the token during the retention: the same answer.
+    devkit4 = await new_run(client)
+    status, body = await event(client, devkit4, "hook_created", "h1", data={"token": token})
+    assert status == 200 and body["event"]["eventType"] == "hook_conflict", body
+
