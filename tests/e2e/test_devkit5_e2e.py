@@ -230,12 +230,14 @@ def test_cancel_a_sleeping_run_and_replay_a_completed_one(e2e_app5: E2EApp) -> N
     assert events[-1].get("eventData", {}).get("cancelReason") == "e2e5 cancel", events[-1]
     assert_slot_ids(events)
 
-    original = app.start("multiStep", 4, 5)
+    original = app.start("multiStep", 4, 5, options={"attributes": {"customer": "acme"}})
     completed(app, original)
     replay = app.api("POST", f"runs/{original}/replay")
     assert replay["runId"] != original
+    assert replay["executionContext"]["replayedFromRunId"] == original
     again = completed(app, replay["runId"])
     assert again["result"] == {"sum": 9, "product": 45, "text": "sum=9 product=45"}
+    assert again["attributes"] == {"customer": "acme"}, "the replay starts with the run's creation attributes"
     assert_slot_ids(app.events(replay["runId"]))
 
 
