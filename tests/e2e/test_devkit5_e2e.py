@@ -194,6 +194,11 @@ def test_streamed_output_is_read_in_order(e2e_app5: E2EApp) -> None:
     assert values == [{"i": i, "text": f"chunk-{i}"} for i in range(n)]
     assert completed(e2e_app5, run_id)["result"] == {"written": n}
     assert len(e2e_app5.api("GET", f"runs/{run_id}/streams")) == 1
+    # Core wrote through the World's write session: its writer is on record, each chunk stored once.
+    writers = db_rows(e2e_app5, "SELECT w.writer_id, w.next_seq, s.next_index FROM workflow.stream_writers w "
+                                "JOIN workflow.streams s USING (app_id, name) WHERE s.run_id = %s", run_id)
+    assert len(writers) == 1 and writers[0][0].startswith("wrtr_"), writers
+    assert writers[0][1] == writers[0][2], "the session wrote every chunk of the stream, once"
 
 
 def test_child_run_with_attributes(e2e_app5: E2EApp) -> None:
