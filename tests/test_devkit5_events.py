@@ -282,3 +282,9 @@ async def test_replay_starts_with_the_attributes_the_run_was_created_with(client
     assert created["eventId"] == slot(1) and created["eventData"]["allowReservedAttributes"] is True
     status, listed = await get(client, "runs", limit=100)
     assert copy["runId"] in {r["runId"] for r in listed["data"]}
+
+    # An encrypted run's input is bound to its run's key: the service refuses to copy it into a new run.
+    sealed = await new_run5(client, input=binary(b"encr" + os.urandom(16)))
+    async with client.post(f"runs/{sealed}/replay") as resp:
+        body = await resp.json()
+        assert resp.status == 409 and body["code"] == "WF_RUN_ENCRYPTED", body

@@ -5,7 +5,9 @@
 -- $parentRunId lineage and $retention come along), on its run_created event and
 -- on the queue message's runInput (a resilient start creates the same run), and
 -- its executionContext carries replayedFromRunId as @workflow/core 5.x's own
--- replay stamps it. DevKit 4 runs are replayed exactly as before.
+-- replay stamps it. DevKit 4 runs are replayed exactly as before. A run whose
+-- input is encrypted (either line) is refused (409 WF_RUN_ENCRYPTED): its key
+-- is derived from its run id, so the new run could not read the copy.
 --
 -- API: workflow.replay_run(text, text, text)  (replaced)
 BEGIN;
@@ -25,6 +27,16 @@ BEGIN
   IF NOT FOUND THEN
     PERFORM workflow.refuse('PW404', 'WF_RUN_NOT_FOUND', format('run %s not found', p_run_id),
                             jsonb_build_object('runId', p_run_id));
+  END IF;
+  -- An encrypted (encr) or sealed (encp) input is bound to its run: the key
+  -- is derived from the run id, so a new run could not read it. The runtime's
+  -- own replay decrypts and re-encrypts it in the app; the service cannot.
+  IF v_source.input ->> '__type' = 'Uint8Array'
+     AND substr(decode(left(v_source.input ->> 'data', 8), 'base64'), 1, 4) IN ('\x656e6372', '\x656e6370') THEN
+    PERFORM workflow.refuse('PW409', 'WF_RUN_ENCRYPTED',
+      format('run %s has an encrypted input, readable only under its own key: replay it with the runtime '
+             '(recreateRunFromExisting, e.g. the workflow CLI), which encrypts it again for the new run', p_run_id),
+      jsonb_build_object('runId', p_run_id));
   END IF;
   v_context := v_source.execution_context;
   IF v_source.spec_version >= 6 THEN
@@ -68,7 +80,8 @@ COMMENT ON FUNCTION workflow.replay_run(text, text, text) IS
   'Starts a new run (new wrun_ id, run_created event) with the workflowName, deploymentId, input and '
   'executionContext of an existing one, and queues the workflow message start() would queue, to the same '
   'deployment. A spec >= 6 run''s replay also starts with the attributes its run_created carried (reserved ones '
-  'included) and executionContext.replayedFromRunId. Returns the new run; 404 unknown.';
+  'included) and executionContext.replayedFromRunId. Returns the new run; 404 unknown; 409 WF_RUN_ENCRYPTED for a run '
+  'whose input is encrypted (bound to its run''s key: the runtime''s own replay re-encrypts it).';
 SELECT workflow.expose_api('workflow.replay_run(text, text, text)');  -- again after the replace
 
 COMMIT;

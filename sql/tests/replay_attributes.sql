@@ -3,7 +3,7 @@
 -- run it replays; DevKit 4 replays are unchanged.
 BEGIN;
 SELECT set_config('workflow.app_id', 'tap_rpl', false);
-SELECT plan(11);
+SELECT plan(13);
 SELECT workflow.ensure_app('tap_rpl');
 
 CREATE FUNCTION pg_temp.ev(r text, t text, c text, d jsonb, spec integer DEFAULT 7) RETURNS jsonb
@@ -61,6 +61,18 @@ SELECT is((pg_temp.run(:'old_copy')).execution_context, (pg_temp.run(:'old')).ex
           'a DevKit 4 replay copies the executionContext unchanged');
 SELECT is(pg_temp.message(:'old_copy') -> 'runInput' ?| ARRAY['attributes', 'allowReservedAttributes'], false,
           'and queues the message it always did');
+
+-- An encrypted run (either line) cannot be replayed here: its input is bound to its run's key.
+SELECT pg_temp.ev(NULL, 'run_created', NULL, pg_temp.created(jsonb_build_object('input',
+         jsonb_build_object('__type', 'Uint8Array', 'data', encode(convert_to('encr', 'UTF8') || '\x0102030405'::bytea, 'base64')))))
+       #>> '{run,runId}' AS sealed \gset
+SELECT throws_ok(format('SELECT workflow.replay_run(%L, %L)', 'tap_rpl', :'sealed'), 'PW409', NULL,
+                 'an encrypted run''s replay is refused (the runtime''s own replay re-encrypts it)');
+SELECT pg_temp.ev(NULL, 'run_created', NULL, pg_temp.created(jsonb_build_object('input',
+         jsonb_build_object('__type', 'Uint8Array', 'data', encode(convert_to('encp', 'UTF8') || '\x01'::bytea, 'base64')))), 3)
+       #>> '{run,runId}' AS sealed4 \gset
+SELECT throws_ok(format('SELECT workflow.replay_run(%L, %L)', 'tap_rpl', :'sealed4'), 'PW409', NULL,
+                 'a DevKit 4 run sealed to its key too');
 
 SELECT * FROM finish();
 ROLLBACK;
