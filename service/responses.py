@@ -94,7 +94,7 @@ QUEUE_BATCH = obj({"results": {"type": "array", "items": obj(
 REGISTERED = obj({"registered": BOOL, "ttlSeconds": {"type": "number"}}, ("registered",))
 DEREGISTERED = obj({"deregistered": BOOL}, ("deregistered",))
 
-STREAM_WRITE = obj({"written": INT, "tailIndex": INT, "done": BOOL}, ("written", "tailIndex", "done"))
+STREAM_WRITE = obj({"written": INT, "tailIndex": INT, "done": BOOL, "duplicate": INT}, ("written", "tailIndex", "done"))
 STREAM_NAMES = {"type": "array", "items": TEXT}
 STREAM_CHUNKS = obj({
     "data": {"type": "array", "items": obj({"index": INT, "data": BINARY}, ("index", "data"))},

@@ -1,6 +1,8 @@
 """The retention job (SPEC section 14): purges terminal runs, delivered
 messages, dead letters, health-check streams and old enqueue counters on a
-schedule, through the workflow.purge_* functions.
+schedule, through the workflow.purge_* functions, and releases the hooks that
+ended DevKit 5 runs kept past their end once their tokenRetentionUntil has
+passed (workflow.release_kept_hooks).
 
 Each call deletes one batch in its own short transaction and skips rows other
 transactions hold (SKIP LOCKED), so the job never blocks live traffic for
@@ -25,6 +27,8 @@ log = logging.getLogger("pg_workflow.retention")
 # Upper bound on batches per kind and round, so one round cannot run for ever
 # while writers keep producing old data faster than we purge it.
 _MAX_BATCHES_PER_ROUND = 1000
+# How the log names what a query released rather than purged.
+_KINDS = {"release_kept_hooks": "kept hooks released"}
 
 
 class RetentionJob:
@@ -33,27 +37,28 @@ class RetentionJob:
         self._settings = settings
         self._task: asyncio.Task[None] | None = None
 
-    def purges(self) -> list[tuple[str, float | None]]:
-        """(named query, age in seconds) of each enabled purge; None: no age (queue_rate)."""
+    def purges(self) -> list[tuple[str, dict[str, float | int]]]:
+        """(named query, parameters) of each enabled purge; a query with a batch runs until a batch comes back short."""
         s = self._settings
         ages = [("purge_runs", s.runs), ("purge_delivered_messages", s.delivered),
                 ("purge_dead_letters", s.dead_letters), ("purge_health_check_streams", s.health_checks)]
-        enabled: list[tuple[str, float | None]] = [(name, age) for name, age in ages if age > 0]
-        return [*enabled, ("purge_queue_rate", None)]
+        enabled: list[tuple[str, dict[str, float | int]]] = [
+            (name, {"older_than_seconds": age, "batch": s.batch}) for name, age in ages if age > 0]
+        # Kept hooks are released when their own retention says (always on: it is the hooks' rule, not an age).
+        return [*enabled, ("release_kept_hooks", {"batch": s.batch}), ("purge_queue_rate", {})]
 
     async def run_once(self) -> dict[str, int]:
         """One round: every enabled purge, batch after batch until one comes back short. Returns the counts."""
         purged: dict[str, int] = {}
-        for name, age in self.purges():
-            params = {} if age is None else {"older_than_seconds": age, "batch": self._settings.batch}
+        for name, params in self.purges():
             total = 0
             for _ in range(_MAX_BATCHES_PER_ROUND):
                 count = await self._db.admin_call(name, params)
                 total += count
-                if age is None or count < self._settings.batch:
+                if "batch" not in params or count < self._settings.batch:
                     break
             if total:
-                purged[name.removeprefix("purge_")] = total
+                purged[_KINDS.get(name, name.removeprefix("purge_"))] = total
         return purged
 
     async def run_forever(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from .api import binary, event, get
+from .api import binary, event, get, new_run
 
 SPEC = 7
 
@@ -254,3 +254,37 @@ async def test_token_retention_outlives_the_run(client: aiohttp.ClientSession) -
     other = await new_run5(client)
     status, body = await post(client, other, "hook_created", "h1", {"token": token})
     assert status == 200 and body["event"]["eventType"] == "hook_conflict", "the token is still held"
+    # A DevKit 4 run asking for the token during the retention: the same answer.
+    devkit4 = await new_run(client)
+    status, body = await event(client, devkit4, "hook_created", "h1", data={"token": token})
+    assert status == 200 and body["event"]["eventType"] == "hook_conflict", body
+
+
+async def test_replay_starts_with_the_attributes_the_run_was_created_with(client: aiohttp.ClientSession) -> None:
+    root = await new_run5(client)
+    lineage = {"$rootRunId": root, "$parentRunId": root}
+    run_id = await new_run5(client, attributes={"customer": "acme", **lineage}, allowReservedAttributes=True,
+                            executionContext={"workflowCoreVersion": "5.0.0-beta.55"})
+    status, body = await post(client, run_id, "attr_set", data={
+        "changes": [{"key": "stage", "value": "charged"}], "writer": {"type": "workflow"}})
+    assert status == 200, body
+    status, body = await post(client, run_id, "run_completed", data={"output": binary(b"done")})
+    assert status == 200, body
+
+    async with client.post(f"runs/{run_id}/replay") as resp:
+        assert resp.status == 200, await resp.text()
+        copy = await resp.json()
+    assert copy["runId"] != run_id and copy["specVersion"] == SPEC
+    assert copy["attributes"] == {"customer": "acme", **lineage}, "the creation attributes, not what attr_set wrote"
+    assert copy["executionContext"] == {"workflowCoreVersion": "5.0.0-beta.55", "replayedFromRunId": run_id}
+    status, page = await get(client, f"runs/{copy['runId']}/events")
+    created = page["data"][0]
+    assert created["eventId"] == slot(1) and created["eventData"]["allowReservedAttributes"] is True
+    status, listed = await get(client, "runs", limit=100)
+    assert copy["runId"] in {r["runId"] for r in listed["data"]}
+
+    # An encrypted run's input is bound to its run's key: the service refuses to copy it into a new run.
+    sealed = await new_run5(client, input=binary(b"encr" + os.urandom(16)))
+    async with client.post(f"runs/{sealed}/replay") as resp:
+        body = await resp.json()
+        assert resp.status == 409 and body["code"] == "WF_RUN_ENCRYPTED", body

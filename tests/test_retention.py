@@ -5,6 +5,7 @@ stay exactly as they were."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -15,6 +16,8 @@ from service.retention import RetentionJob
 from . import api
 from .pgw import Service
 from .queue_support import eventually, sql
+from .test_devkit5_events import new_run5
+from .test_devkit5_events import post as post5
 
 # 10k finished runs, 40 days old, each with two events, a step, a hook, a wait
 # and a stream of two chunks: written with generate_series as the database owner.
@@ -104,12 +107,49 @@ async def test_purging_10k_old_runs_leaves_live_runs_and_their_messages(
 
 
 
+async def test_kept_hooks_are_released_when_their_retention_ends(
+        fresh_db: str, start_service: Callable[..., Service]) -> None:
+    """A DevKit 5 hook kept past its run's end (tokenRetentionUntil) holds its token until then; the job
+    releases it at that time though nobody asks for the token, and a DevKit 4 run can then take it."""
+    sql(fresh_db, "SELECT workflow.ensure_app('default')")
+    service = start_service(fresh_db, WF_RETENTION_INTERVAL_SECONDS="0.5", WF_ENABLE_POLLER="false")
+    async with aiohttp.ClientSession(base_url=service.url + "/api/v1/apps/default/") as client:
+        kept, running = await new_run5(client), await new_run5(client)
+        token = f"kept-{kept}"
+        until = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        status, body = await post5(client, kept, "hook_created", "h1", {"token": token, "tokenRetentionUntil": until})
+        assert status == 200, body
+        # A running run's hook whose retention time passes stays: retention only counts after the run's end.
+        status, body = await post5(client, running, "hook_created", "h1",
+                                   {"token": f"live-{running}", "tokenRetentionUntil": until})
+        assert status == 200, body
+        status, body = await post5(client, kept, "run_completed", data={"output": api.binary(b"done")})
+        assert status == 200, body
+
+        devkit4 = await api.new_run(client)
+        status, body = await api.event(client, devkit4, "hook_created", "h1", data={"token": token})
+        assert status == 200 and body["event"]["eventType"] == "hook_conflict", "held during the retention"
+
+        def disposed(run_id: str) -> bool:
+            return sql(fresh_db, "SELECT disposed_at IS NOT NULL FROM workflow.hooks WHERE run_id = %s", run_id) \
+                == [(True,)]
+
+        await eventually(lambda: disposed(kept), within=30, interval=0.2)
+        assert not disposed(running), "a running run's hook is never released"
+        status, body = await api.get(client, f"hooks/by-token/{token}")
+        assert status == 404, body
+        status, body = await api.event(client, devkit4, "hook_created", "h2", data={"token": token})
+        assert status == 200 and body["event"]["eventType"] == "hook_created", body
+    service.stop()
+    assert "1 kept hooks released" in service.log_tail(100000)
+
 
 def test_retention_settings_disable_each_kind_with_zero() -> None:
     settings = RetentionSettings.from_env({"WF_RETENTION_RUN_DAYS": "0", "WF_RETENTION_DEAD_LETTER_DAYS": "0.5"})
     assert settings.dead_letters == 43200 and settings.interval == 300
     purges = [name for name, _ in RetentionJob(None, settings).purges()]  # type: ignore[arg-type]
     assert "purge_runs" not in purges and "purge_dead_letters" in purges
+    assert "release_kept_hooks" in purges, "kept hooks follow their own retention: never switched off by an age"
     for bad in ({"WF_RETENTION_RUN_DAYS": "-1"}, {"WF_RETENTION_BATCH": "0"}, {"WF_RETENTION_INTERVAL_SECONDS": "x"}):
         with pytest.raises(ValueError):
             RetentionSettings.from_env(bad)

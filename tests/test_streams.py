@@ -224,3 +224,35 @@ async def test_bad_read_parameters_answer_json(client: aiohttp.ClientSession) ->
             assert resp.status == 400 and (await resp.json())["statusCode"] == 400
     status, answer = await get(client, f"runs/{await new_run(client)}/streams/{stream_name()}/chunks", limit=0)
     assert status == 400, answer
+
+
+async def test_a_write_session_group_is_stored_once(client: aiohttp.ClientSession) -> None:
+    """DevKit 5's streams.createWriteSession: a group names its writer and the writer-local sequence of its
+    first chunk; sent again (a lost answer, a resend), it stores nothing more."""
+    run_id, name = await new_run(client), stream_name()
+    writer = "wrtr_01ARZ3NDEKTSV4RRFFQ69G5W01"
+
+    async def group(seq: int, chunks: list[str], **headers: str) -> tuple[int, Any]:
+        async with client.put(f"runs/{run_id}/streams/{name}", json=chunks,
+                              headers={"x-stream-multi": "true", "x-stream-writer": writer,
+                                       "x-stream-writer-seq": str(seq), **headers}) as resp:
+            return resp.status, await resp.json()
+
+    assert await group(0, ["a", "b"]) == (200, {"written": 2, "tailIndex": 1, "done": False, "duplicate": 0})
+    assert await group(0, ["a", "b"]) == (200, {"written": 0, "tailIndex": 1, "done": False, "duplicate": 2})
+    assert await group(1, ["b", "c"]) == (200, {"written": 1, "tailIndex": 2, "done": False, "duplicate": 1})
+    status, body = await put(client, run_id, name, ["z"], multi=True)  # a plain write beside the session
+    assert status == 200 and "duplicate" not in body, body
+    await close(client, run_id, name)
+    assert [data for _, data in await all_chunks(client, run_id, name)] == [b"a", b"b", b"c", b"z"]
+
+    for headers, field in (({"x-stream-writer-seq": "x"}, "header.x-stream-writer-seq"),
+                           ({"x-stream-writer-seq": "-1"}, "header.x-stream-writer-seq"),
+                           ({"x-stream-writer": "wrtr_short"}, "header.x-stream-writer")):
+        status, body = await group(9, ["q"], **headers)
+        assert status == 400 and body["meta"]["field"] == field, body
+    async with client.put(f"runs/{run_id}/streams/{name}", json=["q"],
+                          headers={"x-stream-multi": "true", "x-stream-writer": writer}) as resp:
+        body = await resp.json()
+        assert resp.status == 400 and body["meta"]["field"] == "header.x-stream-writer-seq", body
+    assert len(await all_chunks(client, run_id, name)) == 4, "refused writes changed nothing"

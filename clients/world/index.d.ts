@@ -64,6 +64,12 @@ export interface WorldOptions {
    */
   queueBatches?: boolean;
   /**
+   * DevKit 5 line only: offer streams.createWriteSession (each flushed group one PUT naming its writer and
+   * sequence, stored once by the service, so it may be resent). Env: PGW_WORLD_WRITE_SESSIONS=0 turns it off.
+   * Default true.
+   */
+  writeSessions?: boolean;
+  /**
    * The DevKit line to serve: 4 (workflow 4.8.x, @workflow/world 4.5, spec 3) or 5 (workflow 5.x, spec 6/7).
    * Env: PGW_WORLD_LINE. Default: the major version of the @workflow/core (else `workflow`) package installed
    * where `cwd` resolves packages, else 4.
@@ -99,6 +105,7 @@ export interface ResolvedConfig {
   readonly encryption: boolean;
   readonly eventBatches: boolean;
   readonly queueBatches: boolean;
+  readonly writeSessions: boolean;
 }
 
 export type PgWorkflowWorld = World &
@@ -223,6 +230,16 @@ export interface PgWorkflowWorld5 {
   };
   readonly hooks: { get(...args: any[]): Promise<any>; getByToken(...args: any[]): Promise<any>; list(...args: any[]): Promise<any> };
   readonly streams: {
+    /** DevKit 5 line (unless writeSessions is off). */
+    createWriteSession?(
+      runId: string,
+      name: string,
+      options: { writerId: `wrtr_${string}` }
+    ): {
+      write(chunkSeq: number, chunks: (string | Uint8Array)[]): Promise<void>;
+      close(): Promise<void>;
+      dispose(): void;
+    };
     write(runId: string, name: string, chunk: string | Uint8Array): Promise<void>;
     writeMulti(runId: string, name: string, chunks: (string | Uint8Array)[]): Promise<void>;
     close(runId: string, name: string): Promise<void>;

@@ -15,5 +15,8 @@ SELECT workflow.purge_dead_letters(make_interval(secs => %(older_than_seconds)s:
 SELECT workflow.purge_health_check_streams(make_interval(secs => %(older_than_seconds)s::double precision),
                                            %(batch)s::integer);
 
+-- name: release_kept_hooks
+SELECT workflow.release_kept_hooks(%(batch)s::integer);
+
 -- name: purge_queue_rate
 SELECT workflow.purge_queue_rate();

@@ -8,6 +8,11 @@ LISTEN workflow_streams;
 SELECT workflow.write_stream(ctx.app_id, %(run_id)s, %(name)s, %(chunks)s::bytea[], %(close)s)::text
   FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
 
+-- name: write_stream_session
+SELECT workflow.write_stream_session(ctx.app_id, %(run_id)s, %(name)s, %(writer_id)s, %(chunk_seq)s::bigint,
+                                     %(chunks)s::bytea[], %(close)s)::text
+  FROM workflow.request_context(%(app_id)s, %(principal)s) AS ctx;
+
 -- name: read_stream
 -- One catch-up read of a live reader: the raw bytes and where to go on.
 -- (LATERAL on ctx.app_id: the scope is set before the read runs.)

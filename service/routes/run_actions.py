@@ -25,7 +25,7 @@ async def cancel_run(request: web.Request, args: Args) -> web.Response:
 
 
 @operation(routes, "POST", PREFIX + "/runs/{runId}/replay", summary="Start a new run with this run's input",
-           query={"resolveData": RESOLVE_DATA}, **NO_BODY, responses={200: responses.RUN}, errors=(410, 429),
+           query={"resolveData": RESOLVE_DATA}, **NO_BODY, responses={200: responses.RUN}, errors=(409, 410, 429),
            tags=TAGS)
 async def replay_run(request: web.Request, args: Args) -> web.Response:
     params = {"run_id": args.path["runId"], "resolve_data": args.query["resolveData"]}

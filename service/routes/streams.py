@@ -36,6 +36,13 @@ STREAM_NAME = Text(min_length=1, max_length=1024)
 # A text chunk is stored as its UTF-8 bytes, so NUL is data there (raw).
 CHUNK = Either(Text(raw=True), Binary(decode=True),
                description='a string or {"__type":"Uint8Array","data":"<base64>"}')
+# A write session (DevKit 5 world.streams.createWriteSession): the writer's id
+# and the writer-local sequence of the body's first chunk.
+WRITER_ID = Text(pattern="^wrtr_[0-9A-HJKMNP-TV-Z]{26}$",
+                 description="write session: the writer's id (wrtr_ + ULID); needs x-stream-writer-seq")
+WRITER_SEQ = Integer(minimum=0, maximum=2**53 - 1,
+                     description="write session: the writer-local sequence of the body's first chunk; chunks of "
+                                 "this writer already stored are not stored again")
 WRITE_BODY = Either(Object({"data": CHUNK}), Array(CHUNK),
                     description='{"data": chunk}; with x-stream-multi: true an array of chunks; {} or nothing to close')
 
@@ -55,11 +62,16 @@ def _as_bytes(chunk: str | bytes) -> bytes:
 @operation(routes, "PUT", PREFIX + "/runs/{runId}/streams/{name}", summary="Write chunks to a stream and/or close it",
            path_params={"name": STREAM_NAME},
            headers={"x-stream-multi": Flag(description="true: the body is a JSON array of chunks"),
-                    "x-stream-done": Flag(description="true: close the stream after this write")},
+                    "x-stream-done": Flag(description="true: close the stream after this write"),
+                    "x-stream-writer": WRITER_ID, "x-stream-writer-seq": WRITER_SEQ},
            body=WRITE_BODY, body_required=False, responses={200: responses.STREAM_WRITE}, errors=(409,),
            tags=("streams",))
 async def write_stream(request: web.Request, args: Args) -> web.Response:
     close, body = bool(args.headers["x-stream-done"]), args.body
+    writer, seq = args.headers["x-stream-writer"], args.headers["x-stream-writer-seq"]
+    if (writer is None) != (seq is None):
+        raise bad("header.x-stream-writer-seq" if seq is None else "header.x-stream-writer",
+                  "is required with x-stream-writer / x-stream-writer-seq (a write session names both)")
     if args.headers["x-stream-multi"]:
         if not isinstance(body, list):
             raise bad("", "must be a JSON array of chunks (x-stream-multi: true)")
@@ -76,6 +88,9 @@ async def write_stream(request: web.Request, args: Args) -> web.Response:
         "chunks": chunks,
         "close": close,
     }
+    if writer is not None:  # a write session's group: stored once however often it is sent
+        return json_text(await tenant_call(request, "write_stream_session",
+                                           {**params, "writer_id": writer, "chunk_seq": seq}))
     return json_text(await tenant_call(request, "write_stream", params))
 
 

@@ -194,6 +194,11 @@ def test_streamed_output_is_read_in_order(e2e_app5: E2EApp) -> None:
     assert values == [{"i": i, "text": f"chunk-{i}"} for i in range(n)]
     assert completed(e2e_app5, run_id)["result"] == {"written": n}
     assert len(e2e_app5.api("GET", f"runs/{run_id}/streams")) == 1
+    # Core wrote through the World's write session: its writer is on record, each chunk stored once.
+    writers = db_rows(e2e_app5, "SELECT w.writer_id, w.next_seq, s.next_index FROM workflow.stream_writers w "
+                                "JOIN workflow.streams s USING (app_id, name) WHERE s.run_id = %s", run_id)
+    assert len(writers) == 1 and writers[0][0].startswith("wrtr_"), writers
+    assert writers[0][1] == writers[0][2], "the session wrote every chunk of the stream, once"
 
 
 def test_child_run_with_attributes(e2e_app5: E2EApp) -> None:
@@ -230,12 +235,14 @@ def test_cancel_a_sleeping_run_and_replay_a_completed_one(e2e_app5: E2EApp) -> N
     assert events[-1].get("eventData", {}).get("cancelReason") == "e2e5 cancel", events[-1]
     assert_slot_ids(events)
 
-    original = app.start("multiStep", 4, 5)
+    original = app.start("multiStep", 4, 5, options={"attributes": {"customer": "acme"}})
     completed(app, original)
     replay = app.api("POST", f"runs/{original}/replay")
     assert replay["runId"] != original
+    assert replay["executionContext"]["replayedFromRunId"] == original
     again = completed(app, replay["runId"])
     assert again["result"] == {"sum": 9, "product": 45, "text": "sum=9 product=45"}
+    assert again["attributes"] == {"customer": "acme"}, "the replay starts with the run's creation attributes"
     assert_slot_ids(app.events(replay["runId"]))
 
 

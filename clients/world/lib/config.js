@@ -33,6 +33,8 @@ import { resolveLine } from './line.js';
  *   PGW_WORLD_EVENT_BATCHES=0 turns it off, e.g. to measure its effect)
  * @property {boolean} [queueBatches] DevKit 5 line: offer queueBatch (POST /queue-batches; default true; env
  *   PGW_WORLD_QUEUE_BATCHES=0 turns it off)
+ * @property {boolean} [writeSessions] DevKit 5 line: offer streams.createWriteSession (default true; env
+ *   PGW_WORLD_WRITE_SESSIONS=0 turns it off)
  * @property {4 | 5} [line] the DevKit line to serve (env PGW_WORLD_LINE; default: the major version of the
  *   @workflow/core, else `workflow`, installed where `cwd` resolves packages, else 4; see line.js)
  * @property {string} [cwd] where to look for the app's @workflow/core (default process.cwd())
@@ -206,6 +208,7 @@ export function resolveConfig(options = {}) {
     encryption: options.encryption ?? env.PGW_WORLD_ENCRYPTION !== '0',
     eventBatches: line === 5 && (options.eventBatches ?? env.PGW_WORLD_EVENT_BATCHES !== '0'),
     queueBatches: line === 5 && (options.queueBatches ?? env.PGW_WORLD_QUEUE_BATCHES !== '0'),
+    writeSessions: line === 5 && (options.writeSessions ?? env.PGW_WORLD_WRITE_SESSIONS !== '0'),
     /** The environment read (DevKit 5: WORKFLOW_SEALED_LOG picks the spec version). */
     env,
   };

@@ -85,7 +85,7 @@ export function createWorld5(config, transport) {
     ...(config.streamFlushIntervalMs !== undefined ? { streamFlushIntervalMs: config.streamFlushIntervalMs } : {}),
     ...storage,
     analytics: createAnalytics5(transport, config.appBasePath),
-    streams: createStreams5(transport, config.appBasePath),
+    streams: createStreams5(transport, config.appBasePath, { writeSessions: config.writeSessions }),
     getDeploymentId: queue.getDeploymentId,
     queue: queue.queue,
     // A fan-out's step messages in one request (core falls back to queue() per message without it).

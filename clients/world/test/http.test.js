@@ -115,3 +115,19 @@ test('a failed stream open rejects with the mapped error', async () => {
   await assert.rejects(t.openStream('/s'), (err) => err.name === 'RunExpiredError' && err.message === 'gone');
   t.close();
 });
+
+test('a stream write session group is re-sent after a reset on a reused socket (the service stores it once)', async () => {
+  const { createStreams5 } = await import('../lib/streams5.js');
+  const srv = await resetOnReuse();
+  const t = transportFor(srv.url);
+  await t.request('GET', '/a');
+  const streams = createStreams5(t, '/api/v1/apps/a');
+  const session = streams.createWriteSession('wrun_1', 's', { writerId: 'wrtr_01ARZ3NDEKTSV4RRFFQ69G5W01' });
+  await session.write(4, ['x']);
+  assert.equal(srv.requests.length, 3, 'one reset attempt, one resend');
+  assert.deepEqual(srv.requests.slice(1).map((r) => r.headers['x-stream-writer-seq']), ['4', '4']);
+  await session.close();
+  // A plain multi write is never re-sent: the service could not tell a resend from new chunks.
+  await assert.rejects(streams.writeMulti('wrun_1', 's', ['y']), (err) => err.code === 'TRANSPORT');
+  t.close();
+});

@@ -112,7 +112,9 @@ test('line 5: spec 7 (6 with WORKFLOW_SEALED_LOG=0), capabilities, the 5.x membe
   const w = world5();
   assert.equal(w.specVersion, 7);
   assert.deepEqual(w.capabilities, { hookRetention: { active: true } });
-  assert.deepEqual(Object.keys(w.streams).sort(), ['close', 'get', 'getChunks', 'getInfo', 'list', 'write', 'writeMulti']);
+  assert.deepEqual(Object.keys(w.streams).sort(), [
+    'close', 'createWriteSession', 'get', 'getChunks', 'getInfo', 'list', 'write', 'writeMulti',
+  ]);
   for (const gone of ['writeToStream', 'readFromStream', 'listStreamsByRunId']) assert.equal(w[gone], undefined);
   for (const op of ['getMany', 'cancelMany', 'waitForTerminalStatus']) assert.equal(typeof w.runs[op], 'function');
   assert.deepEqual(Object.keys(w.analytics).sort(), ['attributes', 'events', 'hooks', 'runs', 'steps', 'waits']);
@@ -249,6 +251,39 @@ test('line 5: streams take (runId, name) and use the stream routes', async () =>
   for await (const chunk of readable) bytes.push(...chunk);
   assert.deepEqual(bytes, [7, 8]);
   await w.close();
+});
+
+test('line 5: a write session sends each group as one PUT naming its writer and sequence', async () => {
+  const w = world5();
+  const writerId = 'wrtr_01ARZ3NDEKTSV4RRFFQ69G5W01';
+  const session = w.streams.createWriteSession('wrun_1', 'strm_a_user', { writerId });
+  const before = srv.requests.length;
+  await session.write(0, ['a', new Uint8Array([1, 2])]);
+  await session.write(2, ['c']);
+  await session.write(3, []);
+  await session.close();
+  session.dispose();
+  const sent = srv.requests.slice(before);
+  assert.deepEqual(
+    sent.map((r) => [r.method, r.url, r.headers['x-stream-writer'], r.headers['x-stream-writer-seq'], r.headers['x-stream-multi'], r.headers['x-stream-done']]),
+    [
+      ['PUT', '/api/v1/apps/a/runs/wrun_1/streams/strm_a_user', writerId, '0', 'true', undefined],
+      ['PUT', '/api/v1/apps/a/runs/wrun_1/streams/strm_a_user', writerId, '2', 'true', undefined],
+      ['PUT', '/api/v1/apps/a/runs/wrun_1/streams/strm_a_user', undefined, undefined, undefined, 'true'],
+    ],
+    'one request per group (none for an empty one), then the close'
+  );
+  assert.deepEqual(sent[0].json, ['a', { __type: 'Uint8Array', data: 'AQI=' }]);
+  // A writer id the service would refuse: plain multi writes, without the resend safety.
+  const odd = w.streams.createWriteSession('wrun_1', 'strm_a_user', { writerId: 'wrtr_lowercase' });
+  await odd.write(0, ['z']);
+  assert.equal(last().headers['x-stream-writer'], undefined);
+  assert.equal(last().headers['x-stream-multi'], 'true');
+  await w.close();
+  const off = world5({ writeSessions: false });
+  assert.equal(off.streams.createWriteSession, undefined, 'writeSessions: false leaves it out (core uses write/writeMulti)');
+  assert.equal(off.config.writeSessions, false);
+  await off.close();
 });
 
 test('line 5: start() registers the flow route for workflow and step messages, without features', async () => {
