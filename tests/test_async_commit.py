@@ -45,7 +45,7 @@ def test_the_option_decides_the_claim_and_ack_commit_mode() -> None:
 
 @pytest.mark.parametrize("server_setting", ["on", "remote_write"])
 def test_claim_and_ack_set_synchronous_commit_for_their_transaction_only(fresh_db: str, server_setting: str) -> None:
-    # The connection's own setting plays the server's (what RESET restores: postgresql.conf, role, database).
+    # The connection's own setting plays the server's (postgresql.conf, the role's or the database's).
     options = f"-c synchronous_commit={server_setting}"
     with psycopg.connect(fresh_db, autocommit=True) as holder, psycopg.connect(fresh_db, options=options) as conn:
         holder.execute("SELECT workflow.ensure_app(%s)", (APP,))
