@@ -1,7 +1,7 @@
 """Queue latency benchmark: enqueue → handler for 1,000 messages with a no-op
 handler, against a real pg-workflow process on a throwaway database.
 
-    .venv/bin/python -m bench.queue_latency [--messages 1000] [--concurrency 16]
+    .venv/bin/python -m bench.queue_latency [--messages 1000] [--concurrency 16] [--env NAME=VALUE ...]
 
 Prints p50/p99 enqueue→handler latency one message at a time (idle system)
 and under load (many enqueuers), the delivered messages/s, and as baseline
@@ -130,7 +130,7 @@ async def under_load(http: aiohttp.ClientSession, base: str, handler: NoopHandle
     return [(handler.arrived[m] - t) * 1000 for m, t in sent.items()], n / (finished - started)
 
 
-async def run(messages: int, concurrency: int) -> None:
+async def run(messages: int, concurrency: int, env: dict[str, str] | None = None) -> None:
     name = create_database(prefix="pgw_bench")
     url = db_url(name)
     service: Service | None = None
@@ -141,7 +141,7 @@ async def run(messages: int, concurrency: int) -> None:
         print("baseline: single-row INSERT commits/s, 8 connections, 3 s ...", flush=True)
         baseline = insert_rate(url)
         print(f"  {baseline:,.0f} inserts/s", flush=True)
-        service = Service(url, env={"LOG_LEVEL": "WARNING"}).start()
+        service = Service(url, env={"LOG_LEVEL": "WARNING", **(env or {})}).start()
         handler = NoopHandler()
         runner = await handler.start()
         base = service.url + "/api/v1/apps/default"
@@ -177,8 +177,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.queue_latency", description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an option of the service under test, e.g. WF_QUEUE_ASYNC_COMMIT=false (repeatable)")
     args: Any = parser.parse_args(argv)
-    asyncio.run(run(args.messages, args.concurrency))
+    env = dict(item.split("=", 1) for item in args.env)
+    if env:
+        print(f"service options: {env}", flush=True)
+    asyncio.run(run(args.messages, args.concurrency, env))
 
 
 if __name__ == "__main__":

@@ -268,6 +268,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("WF_QUEUE_MIN_REDELIVERY_SECONDS", "min_redelivery", "float", 0.1,
            "floor of a {\"timeoutSeconds\": n} answer's delay (each such redelivery also counts against the "
            "app's maxQueuePerMinute)", "dispatcher", minimum=0, maximum=60),
+    Option("WF_QUEUE_ASYNC_COMMIT", "async_commit", "bool", True,
+           "claims and acks commit without waiting for the WAL flush (synchronous_commit = off for those "
+           "transactions only): a PostgreSQL crash can lose those of its last 3 wal_writer_delay periods (0.6 s "
+           "by default), which only redelivers those messages (counted in wf_deliveries_repeated); false: the "
+           "server's setting", "dispatcher"),
     Option("WF_HANDLER_TTL_SECONDS", "handler_ttl", "float", 60.0,
            "a handler registration expires this long after it was made unless renewed (the client World renews "
            "it); 0: never", minimum=0, maximum=86400),

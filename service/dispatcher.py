@@ -79,6 +79,7 @@ class DispatcherSettings:
     batch_bytes: int
     snapshot_max_bytes: int
     min_redelivery: float
+    async_commit: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
@@ -100,6 +101,7 @@ class DispatcherSettings:
             "grace_seconds": self.grace,
             "retention_seconds": self.retention,
             "min_redelivery_seconds": self.min_redelivery,
+            "synchronous_commit": self.synchronous_commit,
         }
 
     def claim_params(self) -> dict[str, Any]:
@@ -109,7 +111,13 @@ class DispatcherSettings:
             "app_concurrency": self.app_concurrency,
             "batch_bytes": self.batch_bytes,
             "snapshot_max_bytes": self.snapshot_max_bytes,
+            "synchronous_commit": self.synchronous_commit,
         }
+
+    @property
+    def synchronous_commit(self) -> str | None:
+        """For the claim and ack transactions only ('off', or None: the server's setting); see queue.sql."""
+        return "off" if self.async_commit else None
 
 
 class Dispatcher:

@@ -99,12 +99,41 @@ async def echo_request_id(request: web.BaseRequest, response: web.StreamResponse
         response.headers[_REQUEST_ID_HEADER] = request_id
 
 
+class _Delivered:
+    """The message sequence numbers of this replica's last ``size`` successful deliveries.
+
+    A message delivered again after one of them is a duplicate the queue's
+    at-least-once contract allows: its claim or ack was lost (a database crash
+    with WF_QUEUE_ASYNC_COMMIT, or a lease that ran out). The database cannot
+    count those (a lost claim takes its attempt number with it), so they are
+    counted here, in wf_deliveries_repeated. Insertion-ordered dict: the
+    oldest entry goes first; about 100 bytes per entry.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._seqs: dict[int, None] = {}
+
+    def finished(self, seq: Any, done: bool) -> bool:
+        """Notes a finished delivery; True when its message had already been delivered successfully."""
+        repeated = seq in self._seqs
+        if done and not repeated and isinstance(seq, int):
+            self._seqs[seq] = None
+            if len(self._seqs) > self._size:
+                del self._seqs[next(iter(self._seqs))]
+        return repeated
+
+
+DELIVERED = _Delivered(16384)
+
+
 def delivery_finished(claim: dict[str, Any], outcome: dict[str, Any], claimed_at: float) -> None:
     """Called by the dispatcher once per delivery: one log line and the dispatch metrics."""
     answered_at = time.time()
     since = _due_epoch(claim.get("dueAt")) or claimed_at
     kind = str(outcome.get("outcome"))
-    metrics.delivery_finished(kind, answered_at - since)
+    repeated = DELIVERED.finished(claim.get("seq"), kind == "done")
+    metrics.delivery_finished(kind, answered_at - since, repeated)
     fields: dict[str, Any] = {
         "messageId": claim.get("messageId"),
         "queue": claim.get("queueName"),
@@ -116,6 +145,8 @@ def delivery_finished(claim: dict[str, Any], outcome: dict[str, Any], claimed_at
     }
     if kind in ("failed", "refused"):
         fields["error"] = clean(outcome.get("error"), 300)
+    if repeated:
+        fields["repeated"] = True  # delivered successfully before: its claim or ack was lost
     delivery_log.info("delivery %s", kind, extra={"fields": fields})
 
 

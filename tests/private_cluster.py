@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from service.embedded import find_binary
@@ -16,7 +18,8 @@ from .pgw import free_port
 
 
 class PrivateCluster:
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        self.settings = dict(settings or {})  # server settings (-c name=value) of every start
         self.base = Path(tempfile.mkdtemp(prefix="pgw-cluster-"))
         os.chmod(self.base, 0o755)  # run as user postgres when we are root
         self.pgdata = self.base / "pgdata"
@@ -44,12 +47,26 @@ class PrivateCluster:
 
     def start(self) -> PrivateCluster:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{self.base}'"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(find_binary("pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.pgdata), "-l", str(self.log),
                   "-o", options)
         return self
 
     def stop(self) -> None:
         self._run(find_binary("pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.pgdata))
+
+    def crash(self) -> None:
+        """SIGKILL to the postmaster and every process of the server at once: nothing is flushed or written
+        on the way out (WAL still in shared buffers is gone), as in a crash; start() then recovers."""
+        postmaster = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGSTOP)  # frozen: it starts no new process while we look for them
+        children = [pid for pid in _pids() if _parent(pid) == postmaster]
+        for pid in [*children, postmaster]:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        for pid in [*children, postmaster]:  # gone, not just dead: start() refuses while a zombie has the pid
+            while _stat(pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     def restart(self) -> None:
         self.stop()
@@ -59,3 +76,22 @@ class PrivateCluster:
         subprocess.run([find_binary("pg_ctl"), "stop", "-w", "-m", "immediate", "-D", str(self.pgdata)],
                        user=self.run_as, capture_output=True, check=False)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/<pid>/stat after the command (state, ppid, ...); [] when the process is gone."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _parent(pid: int) -> int:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else 0
+

@@ -240,7 +240,8 @@ def test_hot_statements_never_scan_a_large_table_sequentially(
     capture.current = "claim_messages"
     claimed = json.loads(conn.execute(QUERIES["claim_messages"], {
         "session_id": session_id, "limit": 10, "lease_seconds": 30, "grace_seconds": 60, "app_concurrency": 25,
-        "batch_bytes": 4 << 20, "snapshot_max_bytes": 1 << 20, "one_at_a_time": False}).fetchone()[0])
+        "batch_bytes": 4 << 20, "snapshot_max_bytes": 1 << 20, "one_at_a_time": False,
+        "synchronous_commit": "off"}).fetchone()[0])
     deliveries = claimed["deliveries"]
     assert deliveries, claimed
     capture.current = "ack_messages"
@@ -248,7 +249,7 @@ def test_hot_statements_never_scan_a_large_table_sequentially(
     settled = conn.execute(QUERIES["ack_messages"], {
         "results": Jsonb(acks), "max_attempts": 5, "retry_base_seconds": 1, "retry_max_seconds": 60,
         "cooldown_seconds": 5, "grace_seconds": 60, "retention_seconds": 3600,
-        "min_redelivery_seconds": 0.1}).fetchone()[0]
+        "min_redelivery_seconds": 0.1, "synchronous_commit": "off"}).fetchone()[0]
     assert settled == len(deliveries)
 
     run_as_tenant(conn, capture, *FINISH)

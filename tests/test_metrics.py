@@ -21,6 +21,7 @@ FAMILIES = {
     "wf_events_created": "counter",
     "wf_runs_created": "counter",
     "wf_messages_dispatched": "counter",
+    "wf_deliveries_repeated": "counter",
     "wf_messages_dead_lettered": "counter",
     "wf_queue_depth": "gauge",
     "wf_active_runs": "gauge",

@@ -52,15 +52,29 @@ SELECT workflow.close_dispatcher_session(%(session_id)s::integer);
 SELECT workflow.reap_dispatcher_sessions(%(grace_seconds)s::numeric);
 
 -- name: claim_messages
-SELECT workflow.claim_messages(%(session_id)s::integer, %(limit)s::integer, %(lease_seconds)s::numeric,
-                               %(grace_seconds)s::numeric, %(app_concurrency)s::integer, %(batch_bytes)s::bigint,
-                               %(snapshot_max_bytes)s::bigint, %(one_at_a_time)s::boolean)::text;
+-- Claims and acks commit asynchronously when %(synchronous_commit)s is 'off' (WF_QUEUE_ASYNC_COMMIT, the
+-- default): PostgreSQL answers without waiting for the WAL flush, and a claim or an ack lost in a crash only
+-- means a redelivery (docs/operations.md, "Asynchronous commit of claims and acks"). NULL: the connection's own
+-- setting (the server's), read before the call (s, which the call's subquery refers to, so it runs first) and
+-- set again after it (the call's subquery is evaluated before the outer target list), whatever the function set
+-- for itself. Both only for this transaction.
+SELECT c.claimed, set_config('synchronous_commit', coalesce(%(synchronous_commit)s::text, c.setting), true)
+  FROM (SELECT current_setting('synchronous_commit') AS setting OFFSET 0) AS s,
+       LATERAL (SELECT workflow.claim_messages(%(session_id)s::integer, %(limit)s::integer,
+                                               %(lease_seconds)s::numeric, %(grace_seconds)s::numeric,
+                                               %(app_concurrency)s::integer, %(batch_bytes)s::bigint,
+                                               %(snapshot_max_bytes)s::bigint, %(one_at_a_time)s::boolean)::text
+                       AS claimed, s.setting OFFSET 0) AS c;
 
 -- name: ack_messages
-SELECT workflow.ack_messages(%(results)s, %(max_attempts)s::integer, %(retry_base_seconds)s::numeric,
-                             %(retry_max_seconds)s::numeric, %(cooldown_seconds)s::numeric,
-                             %(grace_seconds)s::numeric, %(retention_seconds)s::numeric,
-                             %(min_redelivery_seconds)s::numeric);
+-- Commits asynchronously or not as claim_messages does (%(synchronous_commit)s: 'off' or NULL).
+SELECT a.settled, set_config('synchronous_commit', coalesce(%(synchronous_commit)s::text, a.setting), true)
+  FROM (SELECT current_setting('synchronous_commit') AS setting OFFSET 0) AS s,
+       LATERAL (SELECT workflow.ack_messages(%(results)s, %(max_attempts)s::integer,
+                                             %(retry_base_seconds)s::numeric, %(retry_max_seconds)s::numeric,
+                                             %(cooldown_seconds)s::numeric, %(grace_seconds)s::numeric,
+                                             %(retention_seconds)s::numeric, %(min_redelivery_seconds)s::numeric)
+                       AS settled, s.setting OFFSET 0) AS a;
 
 -- name: release_messages
 SELECT workflow.release_messages(%(claims)s);
