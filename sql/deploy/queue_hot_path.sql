@@ -12,10 +12,11 @@
 --     delivery (claimed -> delivered, which only ack_messages makes) is given
 --     back by ack_messages itself, one change per app and batch. Other
 --     decreases (dead letters, cancelled runs, deletions) are summed per app
---     in a transaction-local setting and applied once per app at commit (a
---     deferred trigger on the same rows): a bulk change (an expired version's
---     backlog) still updates each counter row once, not once per message, and
---     statements that change no counter (claims) run no trigger at all. Growth the tenant causes (a
+--     in a transaction-local setting and applied once per app by a statement
+--     trigger: a bulk change (an expired version's backlog) still updates each
+--     counter row once, not once per message. (Not deferred to commit: the
+--     sums are made inside API and service functions, whose SET clauses undo
+--     such settings when they return.) Growth the tenant causes (a
 --     merged wake-up, a retried dead letter) is checked at once, as before.
 --   * The claim picks, measures and counts in-flight deliveries in one
 --     statement, visits only the apps with something scheduled (a skip scan;
@@ -112,8 +113,8 @@ COMMENT ON FUNCTION workflow.count_queued_bytes_row() IS
   'Row trigger on updates and deletes of workflow.messages that change an app''s undelivered message bytes (not '
   'claims, not deliveries: ack_messages gives those back): growth the tenant causes (a retried dead letter, a '
   'merged wake-up) is counted and checked against maxMessageBytes (413) and maxQueuedBytes (429) at once; any other '
-  'change is summed per app in the transaction-local setting workflow.queued_bytes_pending (applied at commit by '
-  'flush_queued_bytes).';
+  'change is summed per app in the transaction-local setting workflow.queued_bytes_pending (applied by '
+  'flush_queued_bytes at the end of the statement).';
 
 CREATE FUNCTION workflow.flush_queued_bytes() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -122,7 +123,7 @@ DECLARE
   r record;
 BEGIN
   IF v_pending IS NULL OR v_pending IN ('', '{}') THEN
-    RETURN NULL;  -- an earlier row of the transaction applied them all
+    RETURN NULL;  -- claims and deliveries: nothing was counted
   END IF;
   PERFORM set_config('workflow.queued_bytes_pending', '', true);
   FOR r IN SELECT p.key AS app_id, p.value::bigint AS delta FROM jsonb_each_text(v_pending::jsonb) p ORDER BY p.key LOOP
@@ -135,14 +136,13 @@ BEGIN
   RETURN NULL;
 END $$;
 COMMENT ON FUNCTION workflow.flush_queued_bytes() IS
-  'Deferred row trigger (at commit) for the rows count_queued_bytes_row summed: the first applies the per-app sums '
-  'left in workflow.queued_bytes_pending, one counter change per app and transaction; the others find nothing left.';
+  'Statement trigger after updates and deletes of workflow.messages: applies the per-app sums count_queued_bytes_row '
+  'left in workflow.queued_bytes_pending, one counter change per app and statement.';
 
 DROP TRIGGER messages_queued_bytes_update ON workflow.messages;
 DROP TRIGGER messages_queued_bytes_delete ON workflow.messages;
 DROP FUNCTION workflow.count_queued_bytes_changed();
 DROP FUNCTION workflow.count_queued_bytes_deleted();
--- The same rows, once more at commit: nothing runs for a claim or a delivery.
 CREATE TRIGGER messages_queued_bytes_update AFTER UPDATE OF status, payload ON workflow.messages
   FOR EACH ROW
   WHEN (((OLD.status IN ('queued', 'held', 'claimed')) <> (NEW.status IN ('queued', 'held', 'claimed'))
@@ -152,15 +152,8 @@ CREATE TRIGGER messages_queued_bytes_update AFTER UPDATE OF status, payload ON w
 CREATE TRIGGER messages_queued_bytes_delete AFTER DELETE ON workflow.messages
   FOR EACH ROW WHEN (OLD.status IN ('queued', 'held', 'claimed'))
   EXECUTE FUNCTION workflow.count_queued_bytes_row();
-CREATE CONSTRAINT TRIGGER messages_queued_bytes_update_flush AFTER UPDATE OF status, payload ON workflow.messages
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-  WHEN (((OLD.status IN ('queued', 'held', 'claimed')) <> (NEW.status IN ('queued', 'held', 'claimed'))
-         OR (NEW.status IN ('queued', 'held', 'claimed') AND OLD.payload_bytes <> NEW.payload_bytes))
-        AND NOT (OLD.status = 'claimed' AND NEW.status = 'delivered'))
-  EXECUTE FUNCTION workflow.flush_queued_bytes();
-CREATE CONSTRAINT TRIGGER messages_queued_bytes_delete_flush AFTER DELETE ON workflow.messages
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (OLD.status IN ('queued', 'held', 'claimed'))
-  EXECUTE FUNCTION workflow.flush_queued_bytes();
+CREATE TRIGGER messages_queued_bytes_flush AFTER UPDATE OR DELETE ON workflow.messages
+  FOR EACH STATEMENT EXECUTE FUNCTION workflow.flush_queued_bytes();
 
 -- Counters: an update of this backend's row when it exists.
 CREATE OR REPLACE FUNCTION workflow.add_app_bytes(p_app_id text, p_queued bigint, p_stream bigint,

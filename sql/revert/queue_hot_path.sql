@@ -3,8 +3,7 @@
 -- and settlement of claim_fairness and redelivery_floor.
 BEGIN;
 
-DROP TRIGGER messages_queued_bytes_update_flush ON workflow.messages;
-DROP TRIGGER messages_queued_bytes_delete_flush ON workflow.messages;
+DROP TRIGGER messages_queued_bytes_flush ON workflow.messages;
 DROP TRIGGER messages_queued_bytes_update ON workflow.messages;
 DROP TRIGGER messages_queued_bytes_delete ON workflow.messages;
 

@@ -5,9 +5,6 @@
 -- two sessions enqueueing for one app without waiting for each other (dblink:
 -- the sessions commit, their app is deleted at the end).
 BEGIN;
--- Byte counters change at commit for some changes (change queue_hot_path):
--- here, at the end of each statement.
-SET CONSTRAINTS ALL IMMEDIATE;
 SELECT plan(48);
 CREATE EXTENSION IF NOT EXISTS dblink;
 
