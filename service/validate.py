@@ -34,7 +34,6 @@ parsing, so no recursion limit is ever hit) without NaN/Infinity.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import keys
+from . import fastjson, keys
 from .auth import PUBLIC_PATHS
 from .errors import ApiError
 from .schemas import ID, PATH_DEFAULTS, Repeated, Schema, bad, check_text
@@ -190,11 +189,9 @@ def parse_json(raw: bytes) -> Any:
     """Strict JSON: UTF-8, nesting bounded before the parser sees it, no NaN/Infinity."""
     check_depth(raw)
     try:
-        text = raw.decode("utf-8")
+        return fastjson.loads(raw, parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise bad("", f"is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise bad("", f"is not valid JSON: {exc}") from None
 
