@@ -15,7 +15,8 @@ Each round, for each service in turn (the order rotates, so load from elsewhere 
 
 Services run with the production defaults (WF_ACCESS_LOG=true, LOG_LEVEL=info), each on its own fresh
 database (migrated by the service at start). ``--compare DIR`` runs DIR's code with DIR/.venv/bin/python
-as service B; without it, ``--env-b`` starts B from this checkout with extra environment (an env switch).
+as service B; without it, ``--env-b`` (extra environment: an env switch) or ``--b-module`` (e.g.
+bench.uvloop_service: the same code on uvloop) start B from this checkout.
 Every database made is dropped on exit. PGW_TEST_ADMIN_URL as for the tests.
 """
 
@@ -64,6 +65,7 @@ class Target:
     root: Path
     python: str
     env: dict[str, str]
+    module: str = "service"
     database: str = ""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
@@ -81,7 +83,7 @@ class Target:
         env = service_env(**{"WF_ACCESS_LOG": "true", "LOG_LEVEL": "info", **self.env})
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [self.python, "-m", "service", "--host", "127.0.0.1", "--port", str(self.port),
+                [self.python, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port),
                  db_url(self.database)], cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -242,9 +244,9 @@ def targets_of(args: argparse.Namespace) -> list[Target]:
     targets = [Target("A", ROOT, sys.executable, {})]
     if args.compare:
         other = Path(args.compare).resolve()
-        targets.append(Target("B", other, str(other / ".venv" / "bin" / "python"), dict(args.env_b)))
-    elif args.env_b:
-        targets.append(Target("B", ROOT, sys.executable, dict(args.env_b)))
+        targets.append(Target("B", other, str(other / ".venv" / "bin" / "python"), dict(args.env_b), args.b_module))
+    elif args.env_b or args.b_module != "service":
+        targets.append(Target("B", ROOT, sys.executable, dict(args.env_b), args.b_module))
     return targets
 
 
@@ -299,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=400, help="messages per round in the queue phase")
     parser.add_argument("--phases", default="events,queue")
     parser.add_argument("--compare", metavar="DIR", help="another checkout (with its own .venv) as service B")
+    parser.add_argument("--b-module", default="service",
+                        help="service B runs `python -m MODULE` (e.g. bench.uvloop_service)")
     parser.add_argument("--env-b", action="append", default=[], type=lambda s: tuple(s.split("=", 1)),
                         metavar="NAME=VALUE", help="extra environment of service B")
     args = parser.parse_args(argv)
