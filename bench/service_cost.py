@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psycopg
 from aiohttp import web
 
 from bench.queue_latency import NoopHandler, percentile
@@ -233,6 +235,20 @@ class CountingHandler(NoopHandler):
         return await super().handle(request)
 
 
+def diagnosis(target: Target) -> str:
+    """What the database and the service's log say when messages stop arriving."""
+    lines = [f"--- {target.label}: messages not delivered in time; its log: {target.log_path}"]
+    with psycopg.connect(db_url(target.database), autocommit=True) as conn:
+        lines += [f"  messages {row}" for row in conn.execute(
+            "SELECT status, attempt, count(*), min(due_at), max(lease_until) FROM workflow.messages GROUP BY 1, 2")]
+        lines += [f"  session {row}" for row in conn.execute(
+            "SELECT state, wait_event_type, wait_event, left(query, 100), now() - query_start FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    log = target.log_path.read_text(errors="replace").splitlines()
+    lines += ["  " + line for line in log if " WARNING " in line or " ERROR " in line][-20:]
+    return "\n".join(lines)
+
+
 def summary(values: list[float]) -> tuple[float, str]:
     if len(values) == 1:
         return values[0], f"{values[0]:8.3f}"
@@ -259,11 +275,8 @@ async def run(args: argparse.Namespace, targets: list[Target], workdir: Path) ->
                         "endpoints": {"workflow": endpoint + "/flow", "step": endpoint + "/step"}}
         for target in targets:
             target.start(workdir)
-            print(f"{target.label}: {target.root} ({target.python}) {target.env or ''} on :{target.port}",
-                  flush=True)
-            async with aiohttp.ClientSession() as http:
-                async with http.post(target.url + "/api/v1/apps/default/handlers", json=registration) as resp:
-                    assert resp.status == 201, await resp.text()
+            print(f"{target.label}: {target.root} ({target.python}) {target.module} {target.env or ''} "
+                  f"on :{target.port}", flush=True)
         for r in range(args.rounds):
             order = targets[r % len(targets):] + targets[: r % len(targets)]
             for target in order:
@@ -271,7 +284,15 @@ async def run(args: argparse.Namespace, targets: list[Target], workdir: Path) ->
                 if "events" in args.phases:
                     await events_phase(target, args.runs, args.steps)
                 if "queue" in args.phases:
-                    await queue_phase(target, handler, args.messages)
+                    # (Re)register: a registration is a lease the pod must renew, or its messages are held.
+                    async with aiohttp.ClientSession() as http:
+                        async with http.post(target.url + "/api/v1/apps/default/handlers", json=registration) as resp:
+                            assert resp.status == 201, await resp.text()
+                    try:
+                        await queue_phase(target, handler, args.messages)
+                    except TimeoutError:
+                        print(diagnosis(target), flush=True)
+                        raise RuntimeError(f"{target.label}: messages not delivered in time") from None
                 print(f"round {r + 1}/{args.rounds} {target.label}: {time.perf_counter() - t0:.1f} s", flush=True)
         print()
         print(f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}; "
@@ -286,6 +307,10 @@ async def run(args: argparse.Namespace, targets: list[Target], workdir: Path) ->
                 line += f"  {target.label} {text}"
             if len(meds) == 2 and meds[1]:
                 line += f"   A/B {meds[0] / meds[1]:.2f}"
+                a_values, b_values = (t.results.get(name, []) for t in targets)
+                if len(a_values) == len(b_values) == args.rounds > 1:  # one figure per round: paired by round
+                    paired = statistics.median(x / y for x, y in zip(a_values, b_values, strict=True) if y)
+                    line += f" (paired by round {paired:.2f})"
             print(line)
     finally:
         await runner.cleanup()
@@ -306,8 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env-b", action="append", default=[], type=lambda s: tuple(s.split("=", 1)),
                         metavar="NAME=VALUE", help="extra environment of service B")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="pgw-service-cost-") as workdir:
-        asyncio.run(run(args, targets_of(args), Path(workdir)))
+    workdir = Path(tempfile.mkdtemp(prefix="pgw-service-cost-"))
+    asyncio.run(run(args, targets_of(args), workdir))
+    shutil.rmtree(workdir)  # kept when the run failed: the services' logs are there
 
 
 if __name__ == "__main__":
