@@ -60,6 +60,8 @@ AUTHENTICATED_ERRORS = (400, 401, 403, 503)
 _PATH_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 # A JSON string (with its escapes) or one bracket: what nesting depth is made of.
 _DEPTH_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # the same strings _DEPTH_TOKENS finds
+_NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,21 @@ def _no_constant(name: str) -> Any:
 def check_depth(raw: bytes) -> None:
     if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
         return  # cannot be deeper than that: skip the scan
+    # The brackets outside strings, in order, found in C: usually far fewer than the tokens, so the loop below
+    # is short. Without escapes and with every string closed, strings are exactly the odd parts between quotes.
+    parts = raw.split(b'"')
+    outside = b"".join(parts[::2]) if len(parts) % 2 and b"\\" not in raw else _JSON_STRING.sub(b"", raw)
+    depth = 0
+    for byte in outside.translate(None, _NOT_BRACKET):
+        if byte == 0x5B or byte == 0x7B:  # [ {
+            depth += 1
+            if depth > MAX_DEPTH:
+                break
+        else:
+            depth -= 1
+    else:
+        return
+    # Deeper than the limit: the token scan finds where.
     depth = 0
     for token in _DEPTH_TOKENS.finditer(raw):
         bracket = token.group()
