@@ -299,6 +299,8 @@ async def run(args: argparse.Namespace, targets: list[Target], workdir: Path) ->
               f"{args.rounds} rounds; medians (per-round figures: median of the rounds)")
         names = list(targets[0].results)
         for name in names:
+            if not all(target.results.get(name) for target in targets):
+                continue  # e.g. no request lines from a service that writes none
             line = f"  {name:<36}"
             meds = []
             for target in targets:
