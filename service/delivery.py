@@ -15,6 +15,12 @@ original Host header (and TLS server name). Redirects are never followed.
 What is stored of an answer is its status and a short sanitised reason, not
 its body, and never an address the service resolved or connected to.
 
+An answer is UTF-8 JSON (RFC 8259, what world-local sends); the common one
+(``{"ok":true}`` or ``{}``) is settled from its bytes without a decode. Keep-alive
+connections are pooled per checked address (with port, TLS and server name), so
+reusing one never skips the outbound policy: every delivery judges its address
+again, and only a connection to the address that passed is reused.
+
 Tenants also choose what their handlers answer, so reading an answer is
 bounded: a non-2xx answer's body is never read, a 2xx answer's at most
 ``max_answer_bytes`` (WF_QUEUE_MAX_ANSWER_BYTES) and never decompressed — we
