@@ -16,6 +16,8 @@ round runs each World in turn (rotating the order), so other load on the machine
                   (the state before the event_messages change), to measure it in the same run
   pgw-no-snapshots  pg-workflow with PGW_WORLD_RUN_SNAPSHOTS=0: every run_started goes to the service
                   (the state before the run_snapshots change)
+  pgw-base        pg-workflow whose service runs another checkout's code (--base-checkout DIR, with its own
+                  DIR/.venv): before and after a change of the service, in the same run
   memory          bench/memory_world.mjs: storage in Maps in the app, world-local's HTTP queue — the
                   runtime's floor (SPEC §13), not durable, only what these workloads use
 
@@ -67,7 +69,9 @@ PGW_VARIANTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {  # world -> (
     "pgw-no-snapshots": ({"PGW_WORLD_RUN_SNAPSHOTS": "0"}, {}),
 }
 WORLDS = ("pg-workflow", "world-local", "world-postgres", "memory", *PGW_VARIANTS)
-BASELINES = ("world-local", "world-postgres", "memory", *PGW_VARIANTS)
+BASELINES = ("world-local", "world-postgres", "memory", "pgw-base", *PGW_VARIANTS)
+# --base-checkout: the checkout whose service the "pgw-base" World runs.
+BASE_CHECKOUT: Path | None = None
 MEMORY_WORLD = Path(__file__).resolve().parent / "memory_world.mjs"
 
 
@@ -120,7 +124,7 @@ def scratch_database(stack: contextlib.ExitStack, prefix: str) -> str:
 
 
 def start_service(stack: contextlib.ExitStack, workdir: Path, *, timed: bool = False,
-                  env_extra: dict[str, str] | None = None) -> Service:
+                  env_extra: dict[str, str] | None = None, checkout: Path | None = None) -> Service:
     name = scratch_database(stack, "pgw_bench")
     url = db_url(name)
     migrate.deploy(url)
@@ -128,6 +132,8 @@ def start_service(stack: contextlib.ExitStack, workdir: Path, *, timed: bool = F
     env.update(env_extra or {})
     service = Service(url, env=env, log_path=workdir / f"service-{name}.log",
                       module="bench.timed_service" if timed else "service")
+    if checkout is not None:
+        service.python, service.cwd = str(checkout / ".venv" / "bin" / "python"), checkout
     stack.callback(service.stop)
     service.start()
     return service
@@ -198,9 +204,12 @@ def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir:
                 extra_env: dict[str, str] | None = None, timed_service: bool = False) -> tuple[App, Service | None]:
     """The app on `world`, with whatever that World needs (service, database, data dir)."""
     service: Service | None = None
-    if world == "pg-workflow" or world in PGW_VARIANTS:
+    if world in ("pg-workflow", "pgw-base") or world in PGW_VARIANTS:
         app_env, service_env = PGW_VARIANTS.get(world, ({}, {}))
-        service = start_service(stack, workdir, timed=timed_service, env_extra=service_env)
+        if world == "pgw-base" and BASE_CHECKOUT is None:
+            raise RuntimeError("pgw-base needs --base-checkout DIR")
+        service = start_service(stack, workdir, timed=timed_service, env_extra=service_env,
+                                checkout=BASE_CHECKOUT if world == "pgw-base" else None)
         env = {"WORKFLOW_TARGET_WORLD": "pg-workflow-world", "WORKFLOW_SERVICE_URL": service.url,
                "WORKFLOW_APP_ID": "default", "WORKFLOW_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}", **app_env}
     elif world == "world-local":
@@ -601,8 +610,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"run only these ({', '.join(WORKLOAD_NAMES)}, profile); repeat or comma-separate")
     parser.add_argument("--worlds", default=",".join(WORLDS), help=f"comma-separated subset of {', '.join(WORLDS)}")
     parser.add_argument("--profile-runs", type=int, default=5, help="runs in the profile (default 5)")
-    parser.add_argument("--profile-world", default="pg-workflow", choices=["pg-workflow", *PGW_VARIANTS],
+    parser.add_argument("--profile-world", default="pg-workflow", choices=["pg-workflow", "pgw-base", *PGW_VARIANTS],
                         help="profile this pg-workflow variant (default pg-workflow)")
+    parser.add_argument("--base-checkout", type=Path, metavar="DIR",
+                        help="the checkout (with its own .venv) whose service the pgw-base World runs")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir with app/service logs")
     parser.add_argument("--sequential", action="store_true",
                         help="one World at a time, all its rounds (default: all Worlds up, rounds interleaved)")
@@ -613,9 +624,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown --only {', '.join(sorted(unknown))}")
     args.only = only
     args.worlds = [w.strip() for w in args.worlds.split(",") if w.strip()]
-    bad = [w for w in args.worlds if w not in WORLDS]
+    bad = [w for w in args.worlds if w not in (*WORLDS, "pgw-base")]
     if bad:
         parser.error(f"unknown world {', '.join(bad)}")
+    if ("pgw-base" in args.worlds or args.profile_world == "pgw-base") and args.base_checkout is None:
+        parser.error("pgw-base needs --base-checkout DIR")
     return args
 
 
@@ -628,6 +641,8 @@ def _interrupted(signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    global BASE_CHECKOUT
+    BASE_CHECKOUT = args.base_checkout.resolve() if args.base_checkout else None
     workloads = [w for w in WORKLOADS if not args.only or w.name in args.only]
     do_profile = not args.only or "profile" in args.only
     signal.signal(signal.SIGINT, _interrupted)

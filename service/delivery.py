@@ -15,6 +15,12 @@ original Host header (and TLS server name). Redirects are never followed.
 What is stored of an answer is its status and a short sanitised reason, not
 its body, and never an address the service resolved or connected to.
 
+An answer is UTF-8 JSON (RFC 8259, what world-local sends); the common one
+(``{"ok":true}`` or ``{}``) is settled from its bytes without a decode. Keep-alive
+connections are pooled per checked address (with port, TLS and server name), so
+reusing one never skips the outbound policy: every delivery judges its address
+again, and only a connection to the address that passed is reused.
+
 Tenants also choose what their handlers answer, so reading an answer is
 bounded: a non-2xx answer's body is never read, a 2xx answer's at most
 ``max_answer_bytes`` (WF_QUEUE_MAX_ANSWER_BYTES) and never decompressed — we
@@ -39,7 +45,6 @@ message ends); every other delivery is the message alone.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import re
@@ -50,6 +55,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from . import fastjson
 from .outbound import IPAddress, OutboundPolicy, literal_address
 from .resolver import ResolveFailed, Resolver
 
@@ -57,6 +63,8 @@ from .resolver import ResolveFailed, Resolver
 # the app is closing (that request would fail without reaching the handler).
 _KEEPALIVE_SECONDS = 4.0
 _CONNECT_SECONDS = 5.0
+# Every delivery's fixed headers. identity: answers are never decompressed (see read_answer).
+_SESSION_HEADERS = {"user-agent": "pg-workflow", "content-type": "application/json", "accept-encoding": "identity"}
 _REASON_CHARS = 200
 # Workflow deliveries to a pod registered with the feature "run-started" may
 # carry the run's run_started answer after the message (SQL with_run_snapshots):
@@ -141,8 +149,12 @@ async def resolve_target(raw_url: str, source: str | None, policy: OutboundPolic
 
 def timeout_seconds(body: bytes) -> float | None:
     """The redelivery delay a 2xx answer asks for, or None when it means done."""
+    if b"timeoutSeconds" not in body and b"\\" not in body:
+        # The common answer ({} or {"ok": true}): without an escape the key can only be spelled out, so it has
+        # no timeoutSeconds member and means done — what the full decode below would conclude too.
+        return None
     try:
-        value = json.loads(body).get("timeoutSeconds")
+        value = fastjson.loads(body).get("timeoutSeconds")
     except (ValueError, AttributeError):
         return None
     if isinstance(value, str):  # world-local reads it with Number(...)
@@ -213,8 +225,10 @@ class Deliverer:
             limit=self._concurrency, limit_per_host=0, keepalive_timeout=_KEEPALIVE_SECONDS
         )
         # auto_decompress off: a small gzip answer must not become gigabytes in our memory.
+        # Minimal headers: no Accept, a short User-Agent (not aiohttp's, which names its version).
         self._session = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+            headers=_SESSION_HEADERS, skip_auto_headers=("Accept",),
         )
 
     async def close(self) -> None:
@@ -239,8 +253,6 @@ class Deliverer:
             return {"outcome": refused.outcome, "error": refused.reason}
         headers = {
             "host": target.host,
-            "content-type": "application/json",
-            "accept-encoding": "identity",
             "x-vqs-queue-name": claim["queueName"],
             "x-vqs-message-id": claim["messageId"],
             "x-vqs-message-attempt": str(claim["attempt"]),

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import socket
@@ -37,7 +36,7 @@ import psycopg
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from . import config, keys, observe
+from . import config, fastjson, keys, observe
 from .db import Database
 from .delivery import Deliverer
 from .listener import Listener
@@ -289,7 +288,7 @@ class Dispatcher:
                 self._wake_in(_DB_ERROR_RETRY)
                 continue
             self._one_at_a_time = False
-            result = json.loads(text)
+            result = fastjson.loads_text(text)
             deliveries: list[dict[str, Any]] = result["deliveries"]
             for claim in deliveries:
                 self._start(claim)
@@ -340,7 +339,8 @@ class Dispatcher:
         while self._acks:
             batch, self._acks = self._acks, []
             try:
-                await self._db.admin_call("ack_messages", {"results": Jsonb(batch), **self._settings.ack_params()})
+                await self._db.admin_call("ack_messages", {"results": Jsonb(batch, fastjson.dumps),
+                                                           **self._settings.ack_params()})
             except BaseException:
                 self._acks[:0] = batch
                 raise

@@ -40,6 +40,16 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """logging's own ``2026-01-02 03:04:05,678``, the seconds part built once per second."""
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = second
+        return self.default_msec_format % (self._stamp, record.msecs)
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = clean(record.message, _MESSAGE_LIMIT)
@@ -60,10 +70,18 @@ def _text_value(value: object) -> str:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the record's fields, exc."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:  # the seconds part built once per second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            self._second = second
         entry: dict[str, Any] = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "time": f"{self._stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": clean(record.getMessage(), _MESSAGE_LIMIT),
@@ -84,5 +102,12 @@ def configure(level: str, log_format: str) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Neither format shows where a line was logged from, nor the thread or process: don't look them up for
+    # every record (the logging HOWTO's "Optimization" settings).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logAsyncioTasks = False  # Python 3.12+
     # Our request lines replace aiohttp's access log, which would print raw paths.
     logging.getLogger("aiohttp.access").disabled = True

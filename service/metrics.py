@@ -68,22 +68,41 @@ HTTP_DURATION = Histogram("wf_http_request_duration_seconds", "HTTP requests by 
                           ["route", "method", "status"], buckets=_LATENCY_BUCKETS)
 
 
+# The labelled children the hot paths use, by their (bounded) label values, each made on first use as before:
+# ``labels()`` checks and locks on every call, a dict lookup does not. Same series, same values.
+_EVENT_CHILDREN: dict[str, Any] = {}
+_OUTCOME_CHILDREN: dict[str, Any] = {}
+_HTTP_CHILDREN: dict[tuple[str, str, int], Any] = {}  # (route template, method or OTHER, status)
+
+
 def event_created(event_type: object) -> None:
     label = event_type if isinstance(event_type, str) and event_type in EVENT_TYPES else "other"
-    EVENTS_CREATED.labels(label).inc()
+    child = _EVENT_CHILDREN.get(label)
+    if child is None:
+        child = _EVENT_CHILDREN[label] = EVENTS_CREATED.labels(label)
+    child.inc()
     if label == "run_created":
         RUNS_CREATED.inc()
 
 
 def delivery_finished(outcome: str, latency: float, repeated: bool = False) -> None:
-    MESSAGES_DISPATCHED.labels(outcome if outcome in OUTCOMES else "failed").inc()
+    label = outcome if outcome in OUTCOMES else "failed"
+    child = _OUTCOME_CHILDREN.get(label)
+    if child is None:
+        child = _OUTCOME_CHILDREN[label] = MESSAGES_DISPATCHED.labels(label)
+    child.inc()
     if repeated:
         DELIVERIES_REPEATED.inc()
     DISPATCH_LATENCY.observe(max(latency, 0.0))
 
 
 def request_finished(route: str, method: str, status: int, seconds: float) -> None:
-    HTTP_DURATION.labels(route, method if method in METHODS else "OTHER", str(status)).observe(seconds)
+    method = method if method in METHODS else "OTHER"
+    key = (route, method, status)
+    child = _HTTP_CHILDREN.get(key)
+    if child is None:  # routes are templates, methods and statuses few: the dict stays small
+        child = _HTTP_CHILDREN[key] = HTTP_DURATION.labels(route, method, str(status))
+    child.observe(seconds)
 
 
 class DatabaseGauges(Collector):

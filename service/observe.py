@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +33,7 @@ _CLIENT_CLOSED = 499  # the client went away before the answer (nginx's conventi
 def request_id_of(header: str | None) -> str:
     if header is not None and _VALID_REQUEST_ID.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 hex digits, as uuid4().hex, at a fifth of its cost
 
 
 def route_of(request: web.BaseRequest) -> str:

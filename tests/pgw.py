@@ -68,6 +68,9 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="pgw-service-", suffix=".log")[1]))
     module: str = "service"  # `python -m <module>`; bench.timed_service adds request durations to the access log
+    # Another checkout's code (its own interpreter and working directory): benchmarks compare two versions.
+    python: str = sys.executable
+    cwd: Path = ROOT
 
     @property
     def url(self) -> str:
@@ -77,8 +80,8 @@ class Service:
         env = service_env(**{"WF_ACCESS_LOG": "false", **self.env})
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port), self.database_url],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [self.python, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port), self.database_url],
+            cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from service.errors import ApiError
 from service.schemas import APP_ID, INT4_MAX, INT4_MIN, URL, Binary, Integer, Json, Object, Text, Time
-from service.validate import MAX_DEPTH, parse_json
+from service.validate import MAX_DEPTH, check_depth, parse_json
 
 TEXT = st.text(alphabet=st.characters(codec=None, categories=None), max_size=20)  # includes NUL and surrogates
 JSON_VALUES = st.recursive(
@@ -131,3 +132,29 @@ def test_patterns_end_at_the_end_of_the_text() -> None:
     with pytest.raises(ApiError):
         APP_ID.check("default\n", "path.appId")
     assert APP_ID.check("default", "path.appId") == "default"
+
+
+def _deeper_than_limit(raw: bytes) -> bool:
+    """The nesting rule, token by token: brackets outside JSON strings."""
+    depth = 0
+    for token in re.finditer(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', raw):
+        if token.group() in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif token.group() in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+@given(st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"a", b"[" * 8, b"]" * 8, b'"\\"']),
+                min_size=60, max_size=200))
+@settings(max_examples=500, derandomize=True)
+def test_depth_check_agrees_with_the_token_scan(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    try:
+        check_depth(raw)
+        refused = False
+    except ApiError:
+        refused = True
+    assert refused == _deeper_than_limit(raw)

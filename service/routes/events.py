@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from .. import metrics, responses
+from .. import fastjson, metrics, responses
 from ..http import json_text, page_args, tenant_call
 from ..schemas import (
     EPOCH_MS_LIMIT,
@@ -114,13 +112,13 @@ async def create_event(request: web.Request, args: Args) -> web.Response:
         "run_id": None if run_id == "null" else run_id,
         "event_type": body["eventType"],
         "correlation_id": body.get("correlationId"),
-        "event_data": None if event_data is None else Jsonb(event_data),
+        "event_data": None if event_data is None else Jsonb(event_data, fastjson.dumps),
         "spec_version": body.get("specVersion"),
         "resolve_data": args.query["resolveData"] or body.get("resolveData"),
         # The runtime's optimistic-concurrency snapshot (epoch ms), from the body (as the client World
         # sends it) or the query string; SQL answers 412 when it is stale.
         "state_updated_at": _first(body.get("stateUpdatedAt"), args.query["stateUpdatedAt"]),
-        "enqueue": None if body.get("enqueue") is None else Jsonb(body["enqueue"]),
+        "enqueue": None if body.get("enqueue") is None else Jsonb(body["enqueue"], fastjson.dumps),
         "options": _write_options(body),
     }
     result = await tenant_call(request, "create_event", params)
@@ -153,10 +151,10 @@ BATCH_BODY = Object({
 async def create_event_batch(request: web.Request, args: Args) -> web.Response:
     body = args.body
     params = {"run_id": args.path["runId"], "resolve_data": body.get("resolveData"),
-              "events": Jsonb([{"event": item["event"]} for item in body["events"]])}
+              "events": Jsonb([{"event": item["event"]} for item in body["events"]], fastjson.dumps)}
     result = await tenant_call(request, "create_event_batch", params)
     # Count what was appended: refused events of a batch appended nothing.
-    outcomes = json.loads(result)["results"]
+    outcomes = fastjson.loads_text(result)["results"]
     for item, outcome in zip(body["events"], outcomes, strict=True):
         if outcome["status"] == 200:
             metrics.event_created(item["event"]["eventType"])
@@ -166,7 +164,7 @@ async def create_event_batch(request: web.Request, args: Args) -> web.Response:
 def _write_options(body: dict[str, object]) -> Jsonb | None:
     """The DevKit 5 write options the body carries, or None (a DevKit 4 write: SQL takes the same path as before)."""
     options = {name: body[name] for name in WRITE_OPTIONS if body.get(name) is not None}
-    return Jsonb(options) if options else None
+    return Jsonb(options, fastjson.dumps) if options else None
 
 
 def _first(*values: int | None) -> int | None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from .. import keys, responses
+from .. import fastjson, keys, responses
 from ..errors import ApiError
 from ..http import json_text, page_args, tenant_call
 from ..outbound import registration_refusal
@@ -50,12 +48,12 @@ async def enqueue(request: web.Request, args: Args) -> web.Response:
     body = args.body
     params = {
         "queue_name": body["queueName"],
-        "message": Jsonb(body["message"]),
+        "message": Jsonb(body["message"], fastjson.dumps),
         "deployment_id": body.get("deploymentId"),
         "idempotency_key": body.get("idempotencyKey"),
         "delay_seconds": body.get("delaySeconds"),
     }
-    result = json.loads(await tenant_call(request, "enqueue", params))
+    result = fastjson.loads_text(await tenant_call(request, "enqueue", params))
     return web.json_response({"messageId": result["messageId"]}, status=201 if result["created"] else 200)
 
 
@@ -77,7 +75,8 @@ async def enqueue_batch(request: web.Request, args: Args) -> web.Response:
     if not messages:
         raise ApiError(400, "WF_BAD_REQUEST", f"messages must hold 1 to {QUEUE_BATCH_MAX} entries, not 0",
                        {"field": "messages"})
-    result = json.loads(await tenant_call(request, "enqueue_batch", {"messages": Jsonb(messages)}))
+    answer = await tenant_call(request, "enqueue_batch", {"messages": Jsonb(messages, fastjson.dumps)})
+    result = fastjson.loads_text(answer)
     created = any(r["created"] for r in result["results"])
     return web.json_response({"results": result["results"]}, status=201 if created else 200)
 
