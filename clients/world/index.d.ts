@@ -64,6 +64,11 @@ export interface WorldOptions {
    */
   queueBatches?: boolean;
   /**
+   * DevKit 5 line only: pass core's event-delta write options (sinceCursor, skipPreload, preloadEvents) to the
+   * service. Env: PGW_WORLD_EVENT_DELTAS=0 leaves them out (core then reads the log itself). Default true.
+   */
+  eventDeltas?: boolean;
+  /**
    * The DevKit line to serve: 4 (workflow 4.8.x, @workflow/world 4.5, spec 3) or 5 (workflow 5.x, spec 6/7).
    * Env: PGW_WORLD_LINE. Default: the major version of the @workflow/core (else `workflow`) package installed
    * where `cwd` resolves packages, else 4.
@@ -99,6 +104,7 @@ export interface ResolvedConfig {
   readonly encryption: boolean;
   readonly eventBatches: boolean;
   readonly queueBatches: boolean;
+  readonly eventDeltas: boolean;
 }
 
 export type PgWorkflowWorld = World &

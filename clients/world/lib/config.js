@@ -33,6 +33,9 @@ import { resolveLine } from './line.js';
  *   PGW_WORLD_EVENT_BATCHES=0 turns it off, e.g. to measure its effect)
  * @property {boolean} [queueBatches] DevKit 5 line: offer queueBatch (POST /queue-batches; default true; env
  *   PGW_WORLD_QUEUE_BATCHES=0 turns it off)
+ * @property {boolean} [eventDeltas] DevKit 5 line: pass core's event-delta write options (sinceCursor,
+ *   skipPreload, preloadEvents) to the service (default true; env PGW_WORLD_EVENT_DELTAS=0 leaves them out, so
+ *   the service answers as to a World without them, e.g. to measure their effect)
  * @property {4 | 5} [line] the DevKit line to serve (env PGW_WORLD_LINE; default: the major version of the
  *   @workflow/core, else `workflow`, installed where `cwd` resolves packages, else 4; see line.js)
  * @property {string} [cwd] where to look for the app's @workflow/core (default process.cwd())
@@ -206,6 +209,7 @@ export function resolveConfig(options = {}) {
     encryption: options.encryption ?? env.PGW_WORLD_ENCRYPTION !== '0',
     eventBatches: line === 5 && (options.eventBatches ?? env.PGW_WORLD_EVENT_BATCHES !== '0'),
     queueBatches: line === 5 && (options.queueBatches ?? env.PGW_WORLD_QUEUE_BATCHES !== '0'),
+    eventDeltas: line === 5 && (options.eventDeltas ?? env.PGW_WORLD_EVENT_DELTAS !== '0'),
     /** The environment read (DevKit 5: WORKFLOW_SEALED_LOG picks the spec version). */
     env,
   };
