@@ -227,13 +227,14 @@ def start_app(stack: contextlib.ExitStack, app_dir: Path, workdir: Path, world: 
 
 def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir: Path, *,
                 extra_env: dict[str, str] | None = None, timed_service: bool = False,
-                line: int = 4) -> tuple[App, Service | None]:
+                line: int = 4, service_env: dict[str, str] | None = None) -> tuple[App, Service | None]:
     """The app on `world`, with whatever that World needs (service, database, data dir)."""
     service: Service | None = None
     variants = LINES[line].variants
     if world == "pg-workflow" or world in variants:
-        app_env, service_env = variants.get(world, ({}, {}))
-        service = start_service(stack, workdir, timed=timed_service, env_extra=service_env)
+        app_env, variant_service_env = variants.get(world, ({}, {}))
+        service = start_service(stack, workdir, timed=timed_service,
+                                env_extra={**variant_service_env, **(service_env or {})})
         env = {"WORKFLOW_TARGET_WORLD": "pg-workflow-world", "WORKFLOW_SERVICE_URL": service.url,
                "WORKFLOW_APP_ID": "default", "WORKFLOW_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}", **app_env}
     elif world == "world-local" and line == 5:
@@ -644,6 +645,10 @@ def report_profile(app_lines: list[str], service_lines: list[str], walls: list[f
 # Profile on DevKit 5: round trips per step with each of the client's round-trip features on and off
 
 STATS_FLUSH_S = 11.0  # PostgreSQL 15 backends publish their counters within 10 s of going idle
+IDLE_S = 20.0  # the idle spell measured (one registration renewal period)
+# The dispatcher's check for dead sessions (a commit a second, by default) would be most of what an idle
+# service commits; it plays no part in a step, so the profile's services look once an hour.
+PROFILE5_SERVICE_ENV = {"WF_QUEUE_SESSION_CHECK_SECONDS": "3600"}
 
 
 @dataclass
@@ -656,7 +661,7 @@ class Window:
     calls: Counter[str] | None = None
     call_ms: float = 0.0
     cpu: Counter[str] | None = None
-    db: dict[str, int] | None = None
+    db: dict[str, float] | None = None
     walls: list[float] | None = None
 
     def __post_init__(self) -> None:
@@ -674,12 +679,13 @@ def backend_pids(database: str) -> list[int]:
 def wait_in_trace(app: App, offset: int, run_id: str, timeout: float = 60.0) -> None:
     """Until the app's client trace shows the run's run_completed write answered: no request of our own,
     so the service, its database and the client trace see only the runtime's work."""
-    needle = f"/runs/{run_id}/events 200 run_completed"
+    done = re.compile(rf"^\[pgw-trace\] http \S+ \S+ POST \S+/runs/{re.escape(run_id)}/events OK run_completed$",
+                      re.MULTILINE)
     deadline = time.monotonic() + timeout
     while True:
         with app.log_path.open("rb") as f:
             f.seek(offset)
-            if needle.encode() in f.read():
+            if done.search(f.read().decode(errors="replace")):
                 return
         if app.process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{app.world}: run {run_id} did not complete in {timeout}s\n{app.log_tail()}")
@@ -702,15 +708,27 @@ def profile5(app_dir: Path, workdir: Path, runs: int, rounds: int, worlds: list[
         for world in worlds:
             progress(f"profile5: starting {world} (PGW_WORLD_TRACE=1)")
             apps[world], service = start_world(stack, world, app_dir, workdir, extra_env={"PGW_WORLD_TRACE": "1"},
-                                               line=5)
+                                               line=5, service_env=PROFILE5_SERVICE_ENV)
             assert service is not None
             services[world] = service
             for w in (*workloads, *workloads):
                 apps[world].bench(w)
+        # What each service's database does with no runs (registration renewals, session upkeep): measured
+        # over an idle spell and taken off each phase pro rata.
+        progress(f"profile5: idle baseline ({2 * STATS_FLUSH_S + IDLE_S:.0f} s)")
+        time.sleep(STATS_FLUSH_S)
+        idle0 = {v: db_counters(services[v].database_url) for v in worlds}
+        t_idle = time.monotonic()
+        time.sleep(IDLE_S + STATS_FLUSH_S)
+        idle_s = time.monotonic() - t_idle
+        idle1 = {v: db_counters(services[v].database_url) for v in worlds}
+        idle_rate = {v: {k: (idle1[v][k] - idle0[v][k]) / idle_s for k in idle1[v]} for v in worlds}
+        progress("profile5: idle commits/s: " + ", ".join(f"{v} {idle_rate[v]['xact_commit']:.2f}" for v in worlds))
         for workload in workloads:
             progress(f"profile5: {workload.name}: letting PostgreSQL publish its counters ({STATS_FLUSH_S:.0f} s)")
             time.sleep(STATS_FLUSH_S)
             db_before = {v: db_counters(services[v].database_url) for v in worlds}
+            t_phase = time.monotonic()
             for r in range(1, rounds + 1):
                 order = worlds[(r - 1) % len(worlds):] + worlds[:(r - 1) % len(worlds)]
                 for world in order:
@@ -736,15 +754,19 @@ def profile5(app_dir: Path, workdir: Path, runs: int, rounds: int, worlds: list[
                         m = TRACE_RE.match(line)
                         if m and m.group(1) == "http":
                             rest = m.group(4).split()
+                            if rest[1].endswith("/handlers"):  # the registration lease, every 20 s: not a step's
+                                continue
                             event_type = f" [{rest[3]}]" if len(rest) > 3 else ""
                             win.calls[route_of(rest[0], rest[1]) + event_type] += 1
                             win.call_ms += float(m.group(3))
                     progress(f"profile5 round {r}/{rounds} {workload.name:<6} {world:<20} "
                              f"{sum(win.calls.values()) / win.steps:5.2f} calls/step so far")
             time.sleep(STATS_FLUSH_S)
+            phase_s = time.monotonic() - t_phase
             for world in worlds:
                 after = db_counters(services[world].database_url)
-                windows[(world, workload.name)].db = {k: after[k] - db_before[world][k] for k in after}
+                windows[(world, workload.name)].db = {
+                    k: after[k] - db_before[world][k] - idle_rate[world][k] * phase_s for k in after}
         for (world, _name), win in windows.items():
             assert win.run_ids is not None and win.walls is not None
             for run_id in win.run_ids:
@@ -797,8 +819,8 @@ def report_profile5(windows: dict[tuple[str, str], Window], worlds: list[str], w
             print("  ".join(c.ljust(n) if i == 0 else c.rjust(n) for i, (c, n) in enumerate(zip(row, widths,
                                                                                                 strict=True))))
         print("CPU in ms per step (user+system): the app (node), the service, the PostgreSQL backends connected to"
-              " the variant's database. Commits and rows: pg_stat_database of that database (incl. the"
-              " dispatcher).")
+              " the variant's database. Commits and rows: pg_stat_database of that database, less its idle rate."
+              " Calls: the client's, less registration renewals.")
         routes = sorted({r for world in worlds for r in (windows[(world, workload.name)].calls or {})})
         print()
         print("Client HTTP calls per step by route [event type]:")
