@@ -1,6 +1,6 @@
 """SPEC §11 workloads, end to end, with the real Workflow DevKit runtime.
 
-    .venv/bin/python -m bench.devkit_workloads [--rounds 5] [--only NAME[,NAME]] [--worlds W[,W]]
+    .venv/bin/python -m bench.devkit_workloads [--line 4|5] [--rounds 5] [--only NAME[,NAME]] [--worlds W[,W]]
 
 The e2e app (tests/e2e/app: workflow 4.8.9 built with `wf build`) runs each
 workload through its /control/bench route — start the runs, wait until they are
@@ -18,6 +18,22 @@ round runs each World in turn (rotating the order), so other load on the machine
                   (the state before the run_snapshots change)
   memory          bench/memory_world.mjs: storage in Maps in the app, world-local's HTTP queue — the
                   runtime's floor (SPEC §13), not durable, only what these workloads use
+
+DevKit 5 (--line 5): the same workloads in tests/e2e/app5 (workflow 5.0.0-beta.55, `wf build`), whose client
+World serves its 5 line (picked from the app's @workflow/core). Worlds:
+
+  pg-workflow     as above, the client's 5 line with events.createBatch, event deltas and queueBatch
+  world-local     WORKFLOW_TARGET_WORLD=local: the @workflow/world-local core 5.0.0-beta.55 depends on
+                  (5.0.0-beta.46), data in a temp dir
+  memory          bench/memory_world5.mjs: the floor on the 5.x World interface (world-local 5's queue)
+  pgw-no-create-batch, pgw-no-deltas, pgw-no-queue-batch
+                  pg-workflow with one round-trip feature of the client off (PGW_WORLD_EVENT_BATCHES=0,
+                  PGW_WORLD_EVENT_DELTAS=0, PGW_WORLD_QUEUE_BATCHES=0); pgw-none: all three off
+
+and `profile` on line 5: seq10 and par10 on pg-workflow and each of those variants, all up at once, windows
+interleaved (--profile-rounds, --profile-runs runs each), reporting per step the client's HTTP calls by route,
+the commits and rows of each variant's own database (less its idle rate) and the CPU of the app, the service
+and the PostgreSQL backends serving it.
 
 Workloads (--only): noop, seq10, par10, conc20x10, seq110, and `profile`: the
 10-sequential-steps workload on pg-workflow again, with the client's request
