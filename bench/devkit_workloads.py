@@ -1,6 +1,6 @@
 """SPEC §11 workloads, end to end, with the real Workflow DevKit runtime.
 
-    .venv/bin/python -m bench.devkit_workloads [--rounds 5] [--only NAME[,NAME]] [--worlds W[,W]]
+    .venv/bin/python -m bench.devkit_workloads [--line 4|5] [--rounds 5] [--only NAME[,NAME]] [--worlds W[,W]]
 
 The e2e app (tests/e2e/app: workflow 4.8.9 built with `wf build`) runs each
 workload through its /control/bench route — start the runs, wait until they are
@@ -20,6 +20,22 @@ round runs each World in turn (rotating the order), so other load on the machine
                   DIR/.venv): before and after a change of the service, in the same run
   memory          bench/memory_world.mjs: storage in Maps in the app, world-local's HTTP queue — the
                   runtime's floor (SPEC §13), not durable, only what these workloads use
+
+DevKit 5 (--line 5): the same workloads in tests/e2e/app5 (workflow 5.0.0-beta.55, `wf build`), whose client
+World serves its 5 line (picked from the app's @workflow/core). Worlds:
+
+  pg-workflow     as above, the client's 5 line with events.createBatch, event deltas and queueBatch
+  world-local     WORKFLOW_TARGET_WORLD=local: the @workflow/world-local core 5.0.0-beta.55 depends on
+                  (5.0.0-beta.46), data in a temp dir
+  memory          bench/memory_world5.mjs: the floor on the 5.x World interface (world-local 5's queue)
+  pgw-no-create-batch, pgw-no-deltas, pgw-no-queue-batch
+                  pg-workflow with one round-trip feature of the client off (PGW_WORLD_EVENT_BATCHES=0,
+                  PGW_WORLD_EVENT_DELTAS=0, PGW_WORLD_QUEUE_BATCHES=0); pgw-none: all three off
+
+and `profile` on line 5: seq10 and par10 on pg-workflow and each of those variants, all up at once, windows
+interleaved (--profile-rounds, --profile-runs runs each), reporting per step the client's HTTP calls by route,
+the commits and rows of each variant's own database (less its idle rate) and the CPU of the app, the service
+and the PostgreSQL backends serving it.
 
 Workloads (--only): noop, seq10, par10, conc20x10, seq110, and `profile`: the
 10-sequential-steps workload on pg-workflow again, with the client's request
@@ -60,7 +76,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from service import migrate
-from tests.e2e.conftest import ControlError, ensure_app_built, http_json
+from tests.e2e.conftest import APP5_DIR, APP_DIR, ControlError, ensure_app_built, http_json
 from tests.pgw import Service, create_database, db_url, drop_database, free_port
 
 # pg-workflow with one optimisation switched off, to measure what it buys in the same run.
@@ -73,6 +89,37 @@ BASELINES = ("world-local", "world-postgres", "memory", "pgw-base", *PGW_VARIANT
 # --base-checkout: the checkout whose service the "pgw-base" World runs.
 BASE_CHECKOUT: Path | None = None
 MEMORY_WORLD = Path(__file__).resolve().parent / "memory_world.mjs"
+
+# DevKit 5 (--line 5): the client's 5 line with one round-trip feature off (or all three), in the same run.
+PGW5_SWITCHES = {"create-batch": "PGW_WORLD_EVENT_BATCHES", "deltas": "PGW_WORLD_EVENT_DELTAS",
+                 "queue-batch": "PGW_WORLD_QUEUE_BATCHES"}
+PGW5_VARIANTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    **{f"pgw-no-{name}": ({env: "0"}, {}) for name, env in PGW5_SWITCHES.items()},
+    "pgw-none": ({env: "0" for env in PGW5_SWITCHES.values()}, {}),
+}
+WORLDS5 = ("pg-workflow", "world-local", "memory", *PGW5_VARIANTS)
+BASELINES5 = ("world-local", "memory", *PGW5_VARIANTS)
+MEMORY_WORLD5 = Path(__file__).resolve().parent / "memory_world5.mjs"
+PROFILE5_WORLDS = ("pg-workflow", *PGW5_VARIANTS)
+
+
+@dataclass(frozen=True)
+class Line:
+    """A DevKit line: its app, its Worlds and what each is."""
+
+    major: int
+    app_dir: Path
+    worlds: tuple[str, ...]
+    baselines: tuple[str, ...]
+    variants: dict[str, tuple[dict[str, str], dict[str, str]]]
+    memory_world: Path
+    devkit: str
+
+
+LINES = {
+    4: Line(4, APP_DIR, WORLDS, BASELINES, PGW_VARIANTS, MEMORY_WORLD, "workflow 4.8.9"),
+    5: Line(5, APP5_DIR, WORLDS5, BASELINES5, PGW5_VARIANTS, MEMORY_WORLD5, "workflow 5.0.0-beta.55"),
+}
 
 
 @dataclass(frozen=True)
@@ -201,17 +248,25 @@ def start_app(stack: contextlib.ExitStack, app_dir: Path, workdir: Path, world: 
 
 
 def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir: Path, *,
-                extra_env: dict[str, str] | None = None, timed_service: bool = False) -> tuple[App, Service | None]:
+                extra_env: dict[str, str] | None = None, timed_service: bool = False,
+                line: int = 4, service_env: dict[str, str] | None = None) -> tuple[App, Service | None]:
     """The app on `world`, with whatever that World needs (service, database, data dir)."""
     service: Service | None = None
-    if world in ("pg-workflow", "pgw-base") or world in PGW_VARIANTS:
-        app_env, service_env = PGW_VARIANTS.get(world, ({}, {}))
+    variants = LINES[line].variants
+    if world in ("pg-workflow", "pgw-base") or world in variants:
+        app_env, variant_service_env = variants.get(world, ({}, {}))
         if world == "pgw-base" and BASE_CHECKOUT is None:
             raise RuntimeError("pgw-base needs --base-checkout DIR")
-        service = start_service(stack, workdir, timed=timed_service, env_extra=service_env,
+        service = start_service(stack, workdir, timed=timed_service,
+                                env_extra={**variant_service_env, **(service_env or {})},
                                 checkout=BASE_CHECKOUT if world == "pgw-base" else None)
         env = {"WORKFLOW_TARGET_WORLD": "pg-workflow-world", "WORKFLOW_SERVICE_URL": service.url,
                "WORKFLOW_APP_ID": "default", "WORKFLOW_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}", **app_env}
+    elif world == "world-local" and line == 5:
+        # `local` in core 5 is the @workflow/world-local its own package depends on (5.0.0-beta.46 for
+        # @workflow/core 5.0.0-beta.55, pinned by tests/e2e/app5/package-lock.json).
+        data_dir = tempfile.mkdtemp(prefix="world-local-data-", dir=workdir)
+        env = {"WORKFLOW_TARGET_WORLD": "local", "WORKFLOW_LOCAL_DATA_DIR": data_dir}
     elif world == "world-local":
         data_dir = tempfile.mkdtemp(prefix="world-local-data-", dir=workdir)
         # `local` is the runtime's name for @workflow/world-local (the app's pinned 4.4.1): that package
@@ -229,10 +284,18 @@ def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir:
             raise RuntimeError(f"world-postgres bootstrap failed:\n{proc.stdout}\n{proc.stderr}")
         env = {"WORKFLOW_TARGET_WORLD": "@workflow/world-postgres", "WORKFLOW_POSTGRES_URL": url}
     elif world == "memory":
-        env = {"WORKFLOW_TARGET_WORLD": str(MEMORY_WORLD)}
+        env = {"WORKFLOW_TARGET_WORLD": str(LINES[line].memory_world)}
     else:
         raise ValueError(world)
-    return start_app(stack, app_dir, workdir, world, {**env, **(extra_env or {})}), service
+    app = start_app(stack, app_dir, workdir, world, {**env, **(extra_env or {})})
+    if line == 5 and service is not None:
+        # The client picks its line from the app's @workflow/core; say what it picked and what it offers.
+        config = http_json("GET", f"{app.url}/control/world")["config"]
+        if config.get("line") != 5:
+            raise RuntimeError(f"{world}: the client serves line {config.get('line')} ({config.get('lineSource')})")
+        progress(f"{world}: client line 5 ({config.get('lineSource')}); createBatch {config.get('eventBatches')},"
+                 f" event deltas {config.get('eventDeltas')}, queueBatch {config.get('queueBatches')}")
+    return app, service
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,11 +307,11 @@ WARMUP = ("noop", "noop", "seq10", "seq10", "par10")
 
 
 def measure_world(world: str, app_dir: Path, workdir: Path, workloads: list[Workload], rounds: int,
-                  results: Results) -> None:
+                  results: Results, line: int = 4) -> None:
     by_name = {w.name: w for w in WORKLOADS}
     with contextlib.ExitStack() as stack:
         progress(f"{world}: starting")
-        app, _ = start_world(stack, world, app_dir, workdir)
+        app, _ = start_world(stack, world, app_dir, workdir, line=line)
         started = time.monotonic()
         for name in WARMUP:
             app.bench(by_name[name])
@@ -275,7 +338,7 @@ def rss_mb(pid: int) -> float | None:
 
 
 def measure_interleaved(worlds: list[str], app_dir: Path, workdir: Path, workloads: list[Workload], rounds: int,
-                        results: Results, failures: dict[str, str]) -> None:
+                        results: Results, failures: dict[str, str], line: int = 4) -> None:
     """All Worlds up at once, each round running every World in turn (the order rotates), so load from
     elsewhere on the machine falls on all of them alike — the fair way to compare variants on a shared box."""
     by_name = {w.name: w for w in WORKLOADS}
@@ -286,7 +349,7 @@ def measure_interleaved(worlds: list[str], app_dir: Path, workdir: Path, workloa
         for world in worlds:
             try:
                 progress(f"{world}: starting")
-                apps[world], service = start_world(stack, world, app_dir, workdir)
+                apps[world], service = start_world(stack, world, app_dir, workdir, line=line)
                 if service is not None and service.process is not None:
                     services[world] = service
                 for name in WARMUP:
@@ -325,7 +388,10 @@ def fmt_ms(ms: float | None) -> str:
     return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.0f} ms"
 
 
-def print_table(results: Results, workloads: list[Workload], worlds: list[str], failures: dict[str, str]) -> None:
+def print_table(results: Results, workloads: list[Workload], worlds: list[str], failures: dict[str, str],
+                line: int = 4) -> None:
+    baselines, devkit = LINES[line].baselines, LINES[line].devkit
+
     def cell(world: str, name: str) -> str:
         values = results.get(world, {}).get(name)
         if not values:
@@ -342,7 +408,7 @@ def print_table(results: Results, workloads: list[Workload], worlds: list[str], 
     headers = ["workload"]
     for world in worlds:
         headers.append(f"{world} med / min")
-        if world in BASELINES and "pg-workflow" in worlds:
+        if world in baselines and "pg-workflow" in worlds:
             headers.append(f"pgw/{world.removeprefix('world-')}")
     headers += ["SPEC wpg", "SPEC wl", "§13 floor"]
     rows = []
@@ -350,14 +416,14 @@ def print_table(results: Results, workloads: list[Workload], worlds: list[str], 
         row = [w.title]
         for world in worlds:
             row.append(cell(world, w.name))
-            if world in BASELINES and "pg-workflow" in worlds:
+            if world in baselines and "pg-workflow" in worlds:
                 row.append(ratio(world, w.name))
         row += [fmt_ms(w.spec[0]) if w.spec else "-", fmt_ms(w.spec[1]) if w.spec else "-", w.floor or "-"]
         rows.append(row)
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
     line = "  ".join("-" * n for n in widths)
     print()
-    print("Time from start to `completed` (rounds: " +
+    print(f"DevKit {devkit}. Time from start to `completed` (rounds: " +
           ", ".join(f"{wd} {len(next(iter(results.get(wd, {}).values()), []))}" for wd in worlds) + ")")
     print("  ".join(h.ljust(n) for h, n in zip(headers, widths, strict=True)))
     print(line)
@@ -601,6 +667,204 @@ def report_profile(app_lines: list[str], service_lines: list[str], walls: list[f
 
 
 # --------------------------------------------------------------------------------------------------
+# Profile on DevKit 5: round trips per step with each of the client's round-trip features on and off
+
+STATS_FLUSH_S = 11.0  # PostgreSQL 15 backends publish their counters within 10 s of going idle
+IDLE_S = 20.0  # the idle spell measured
+# Background commits that play no part in a step would be noise in each database's count: the dispatcher's
+# check for dead sessions (one a second by default) and the client's registration renewals (a third of the
+# handler TTL: ~16 commits every 20 s by default). The profile's services do both rarely.
+PROFILE5_SERVICE_ENV = {"WF_QUEUE_SESSION_CHECK_SECONDS": "3600", "WF_HANDLER_TTL_SECONDS": "3600"}
+
+
+@dataclass
+class Window:
+    """What one variant did over its measured runs of one workload (summed over rounds)."""
+
+    runs: int = 0
+    steps: int = 0
+    run_ids: list[str] | None = None
+    calls: Counter[str] | None = None
+    call_ms: float = 0.0
+    cpu: Counter[str] | None = None
+    db: dict[str, float] | None = None
+    walls: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        self.run_ids, self.calls, self.cpu, self.walls = [], Counter(), Counter(), []
+
+
+def backend_pids(database: str) -> list[int]:
+    """PostgreSQL backends connected to `database` (the service's pool, its listener), read from the admin
+    database so that looking does not count as a transaction in `database`."""
+    with psycopg.connect(db_url("postgres"), autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,)).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def wait_in_trace(app: App, offset: int, run_id: str, timeout: float = 60.0) -> None:
+    """Until the app's client trace shows the run's run_completed write answered: no request of our own,
+    so the service, its database and the client trace see only the runtime's work."""
+    done = re.compile(rf"^\[pgw-trace\] http \S+ \S+ POST \S+/runs/{re.escape(run_id)}/events OK run_completed$",
+                      re.MULTILINE)
+    deadline = time.monotonic() + timeout
+    while True:
+        with app.log_path.open("rb") as f:
+            f.seek(offset)
+            if done.search(f.read().decode(errors="replace")):
+                return
+        if app.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{app.world}: run {run_id} did not complete in {timeout}s\n{app.log_tail()}")
+        time.sleep(0.01)
+
+
+def profile5(app_dir: Path, workdir: Path, runs: int, rounds: int, worlds: list[str]) -> None:
+    """seq10 and par10 on pg-workflow with the client's 5 line as shipped and with each round-trip feature
+    (events.createBatch, event deltas, queueBatch) off, then all three off: one service and database per
+    variant, all up at once, windows interleaved (the order rotates each round). Per step: the client's HTTP
+    calls (PGW_WORLD_TRACE), the database's commits and rows (pg_stat_database of the variant's own database,
+    read after each workload's phase once PostgreSQL has published them) and CPU (the app, the service, and
+    the PostgreSQL backends connected to that database)."""
+    workloads = [w for w in WORKLOADS if w.name in ("seq10", "par10")]
+    steps_per_run = 10
+    windows: dict[tuple[str, str], Window] = {(v, w.name): Window() for v in worlds for w in workloads}
+    with contextlib.ExitStack() as stack:
+        apps: dict[str, App] = {}
+        services: dict[str, Service] = {}
+        for world in worlds:
+            progress(f"profile5: starting {world} (PGW_WORLD_TRACE=1)")
+            apps[world], service = start_world(stack, world, app_dir, workdir, extra_env={"PGW_WORLD_TRACE": "1"},
+                                               line=5, service_env=PROFILE5_SERVICE_ENV)
+            assert service is not None
+            services[world] = service
+            for w in (*workloads, *workloads):
+                apps[world].bench(w)
+        # What each service's database does with no runs (registration renewals, session upkeep): measured
+        # over an idle spell and taken off each phase pro rata.
+        progress(f"profile5: idle baseline ({2 * STATS_FLUSH_S + IDLE_S:.0f} s)")
+        time.sleep(STATS_FLUSH_S)
+        idle0 = {v: db_counters(services[v].database_url) for v in worlds}
+        t_idle = time.monotonic()
+        time.sleep(IDLE_S + STATS_FLUSH_S)
+        idle_s = time.monotonic() - t_idle
+        idle1 = {v: db_counters(services[v].database_url) for v in worlds}
+        idle_rate = {v: {k: (idle1[v][k] - idle0[v][k]) / idle_s for k in idle1[v]} for v in worlds}
+        progress("profile5: idle commits/s: " + ", ".join(f"{v} {idle_rate[v]['xact_commit']:.2f}" for v in worlds))
+        for workload in workloads:
+            progress(f"profile5: {workload.name}: letting PostgreSQL publish its counters ({STATS_FLUSH_S:.0f} s)")
+            time.sleep(STATS_FLUSH_S)
+            db_before = {v: db_counters(services[v].database_url) for v in worlds}
+            t_phase = time.monotonic()
+            for r in range(1, rounds + 1):
+                order = worlds[(r - 1) % len(worlds):] + worlds[:(r - 1) % len(worlds)]
+                for world in order:
+                    app, service = apps[world], services[world]
+                    win = windows[(world, workload.name)]
+                    pids = backend_pids(service_dbname(service))
+                    app_offset = app.log_path.stat().st_size
+                    cpu0 = process_cpu(app, service, pids)
+                    for _ in range(runs):
+                        offset = app.log_path.stat().st_size
+                        body = {"workflow": workload.workflow, "args": list(workload.args)}
+                        run_id = http_json("POST", f"{app.url}/control/start", body)["runId"]
+                        wait_in_trace(app, offset, run_id)
+                        assert win.run_ids is not None
+                        win.run_ids.append(run_id)
+                        time.sleep(0.2)
+                    cpu1 = process_cpu(app, service, pids)
+                    assert win.cpu is not None and win.calls is not None
+                    win.cpu.update({k: cpu1[k] - cpu0[k] for k in cpu0})
+                    win.runs += runs
+                    win.steps += runs * steps_per_run
+                    for line in read_from(app.log_path, app_offset):
+                        m = TRACE_RE.match(line)
+                        if m and m.group(1) == "http":
+                            rest = m.group(4).split()
+                            if rest[1].endswith("/handlers"):  # the registration lease, every 20 s: not a step's
+                                continue
+                            event_type = f" [{rest[3]}]" if len(rest) > 3 else ""
+                            win.calls[route_of(rest[0], rest[1]) + event_type] += 1
+                            win.call_ms += float(m.group(3))
+                    progress(f"profile5 round {r}/{rounds} {workload.name:<6} {world:<20} "
+                             f"{sum(win.calls.values()) / win.steps:5.2f} calls/step so far")
+            time.sleep(STATS_FLUSH_S)
+            phase_s = time.monotonic() - t_phase
+            for world in worlds:
+                after = db_counters(services[world].database_url)
+                windows[(world, workload.name)].db = {
+                    k: after[k] - db_before[world][k] - idle_rate[world][k] * phase_s for k in after}
+        for (world, _name), win in windows.items():
+            assert win.run_ids is not None and win.walls is not None
+            for run_id in win.run_ids:
+                run = http_json("GET", f"{services[world].url}/api/v1/apps/default/runs/{run_id}")
+                win.walls.append(iso_ms(run["completedAt"]) - iso_ms(run["createdAt"]))
+    report_profile5(windows, worlds, workloads)
+
+
+def service_dbname(service: Service) -> str:
+    return str(conninfo_to_dict(service.database_url)["dbname"])
+
+
+def process_cpu(app: App, service: Service, backends: list[int]) -> dict[str, float]:
+    return {"app": _process_cpu(app.process.pid),
+            "service": _process_cpu(service.process.pid) if service.process is not None else 0.0,
+            "postgres": sum(_process_cpu(pid) for pid in backends)}
+
+
+def report_profile5(windows: dict[tuple[str, str], Window], worlds: list[str], workloads: list[Workload]) -> None:
+    print()
+    print("DevKit 5 (workflow 5.0.0-beta.55) on pg-workflow: per step, each round-trip feature of the client's"
+          " 5 line on and off")
+    for workload in workloads:
+        print()
+        print(f"{workload.title} ({workload.name})")
+        headers = ["variant", "calls/step", "commits/step", "rows ins/upd/del per step", "CPU app", "CPU service",
+                   "CPU pg backends", "CPU total", "ms/step wall (median run)"]
+        rows = []
+        base_total: float | None = None
+        for world in worlds:
+            win = windows[(world, workload.name)]
+            assert win.calls is not None and win.cpu is not None and win.walls is not None
+            if not win.steps or win.db is None:
+                continue
+            n = win.steps
+            cpu = {k: win.cpu[k] * 1000 / n for k in ("app", "service", "postgres")}
+            total = sum(cpu.values())
+            if base_total is None:
+                base_total = total
+            rows.append([
+                world, f"{sum(win.calls.values()) / n:.2f}", f"{win.db['xact_commit'] / n:.2f}",
+                f"{win.db['tup_inserted'] / n:.1f} / {win.db['tup_updated'] / n:.1f} / {win.db['tup_deleted'] / n:.1f}",
+                f"{cpu['app']:.2f}", f"{cpu['service']:.2f}", f"{cpu['postgres']:.2f}", f"{total:.2f}",
+                f"{statistics.median(win.walls) / steps_of(workload):.1f}",
+            ])
+        widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+        print("  ".join(h.ljust(n) for h, n in zip(headers, widths, strict=True)))
+        print("  ".join("-" * n for n in widths))
+        for row in rows:
+            print("  ".join(c.ljust(n) if i == 0 else c.rjust(n) for i, (c, n) in enumerate(zip(row, widths,
+                                                                                                strict=True))))
+        print("CPU in ms per step (user+system): the app (node), the service, the PostgreSQL backends connected to"
+              " the variant's database. Commits and rows: pg_stat_database of that database, less its idle rate."
+              " Calls: the client's, less registration renewals.")
+        routes = sorted({r for world in worlds for r in (windows[(world, workload.name)].calls or {})})
+        print()
+        print("Client HTTP calls per step by route [event type]:")
+        width = max((len(r) for r in routes), default=10)
+        print(f"  {'':<{width}}  " + "  ".join(f"{w:>20}" for w in worlds))
+        for route in routes:
+            cells = []
+            for world in worlds:
+                win = windows[(world, workload.name)]
+                cells.append(f"{(win.calls or Counter())[route] / win.steps:20.2f}" if win.steps else f"{'-':>20}")
+            print(f"  {route:<{width}}  " + "  ".join(cells))
+
+
+def steps_of(workload: Workload) -> int:
+    return int(workload.args[0]) if workload.args else 1
+
+
+# --------------------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -608,8 +872,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds per workload and World (default 5)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help=f"run only these ({', '.join(WORKLOAD_NAMES)}, profile); repeat or comma-separate")
-    parser.add_argument("--worlds", default=",".join(WORLDS), help=f"comma-separated subset of {', '.join(WORLDS)}")
-    parser.add_argument("--profile-runs", type=int, default=5, help="runs in the profile (default 5)")
+    parser.add_argument("--line", type=int, choices=sorted(LINES), default=4,
+                        help="the DevKit line: 4 (workflow 4.8.9, tests/e2e/app; default) or 5"
+                             " (workflow 5.0.0-beta.55, tests/e2e/app5)")
+    parser.add_argument("--worlds", default=None,
+                        help=f"comma-separated subset of {', '.join(WORLDS)} (line 4) or {', '.join(WORLDS5)}"
+                             " (line 5); default all of the line's")
+    parser.add_argument("--profile-runs", type=int, default=5,
+                        help="runs in the profile (default 5; line 5: per variant and round)")
+    parser.add_argument("--profile-rounds", type=int, default=3,
+                        help="line 5 profile: interleaved rounds per workload (default 3)")
+    parser.add_argument("--profile-worlds", default=",".join(PROFILE5_WORLDS),
+                        help=f"line 5 profile: the variants, a subset of {', '.join(PROFILE5_WORLDS)}")
     parser.add_argument("--profile-world", default="pg-workflow", choices=["pg-workflow", "pgw-base", *PGW_VARIANTS],
                         help="profile this pg-workflow variant (default pg-workflow)")
     parser.add_argument("--base-checkout", type=Path, metavar="DIR",
@@ -623,10 +897,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown --only {', '.join(sorted(unknown))}")
     args.only = only
-    args.worlds = [w.strip() for w in args.worlds.split(",") if w.strip()]
-    bad = [w for w in args.worlds if w not in (*WORLDS, "pgw-base")]
+    line = LINES[args.line]
+    args.worlds = [w.strip() for w in (args.worlds or ",".join(line.worlds)).split(",") if w.strip()]
+    bad = [w for w in args.worlds if w not in (*line.worlds, "pgw-base")]
     if bad:
-        parser.error(f"unknown world {', '.join(bad)}")
+        parser.error(f"unknown world on line {args.line}: {', '.join(bad)}")
+    args.profile_worlds = [w.strip() for w in args.profile_worlds.split(",") if w.strip()]
+    bad = [w for w in args.profile_worlds if w not in PROFILE5_WORLDS]
+    if bad:
+        parser.error(f"unknown --profile-worlds {', '.join(bad)}")
+    if args.line == 5 and args.profile_world != "pg-workflow":
+        parser.error("--profile-world is a line 4 option (line 5: --profile-worlds)")
     if ("pgw-base" in args.worlds or args.profile_world == "pgw-base") and args.base_checkout is None:
         parser.error("pgw-base needs --base-checkout DIR")
     return args
@@ -652,28 +933,31 @@ def main(argv: list[str] | None = None) -> int:
     failures: dict[str, str] = {}
     status = 0
     try:
-        app_dir = ensure_app_built()
-        progress(f"logs in {workdir}; {args.rounds} rounds of {', '.join(w.name for w in workloads) or 'nothing'}"
-                 f" on {', '.join(args.worlds)}")
+        line = LINES[args.line]
+        app_dir = ensure_app_built(line.app_dir)
+        progress(f"DevKit {line.devkit}; logs in {workdir}; {args.rounds} rounds of"
+                 f" {', '.join(w.name for w in workloads) or 'nothing'} on {', '.join(args.worlds)}")
         if workloads and not args.sequential:
-            measure_interleaved(args.worlds, app_dir, workdir, workloads, args.rounds, results, failures)
+            measure_interleaved(args.worlds, app_dir, workdir, workloads, args.rounds, results, failures, args.line)
             status = 1 if failures else 0
         elif workloads:
             for world in args.worlds:
                 try:
-                    measure_world(world, app_dir, workdir, workloads, args.rounds, results)
+                    measure_world(world, app_dir, workdir, workloads, args.rounds, results, args.line)
                 except (RuntimeError, OSError, ControlError, urllib.error.URLError) as exc:
                     failures[world] = str(exc).splitlines()[0]
                     progress(f"{world} FAILED: {exc}")
                     status = 1
         if workloads:
-            print_table(results, workloads, args.worlds, failures)
-        if do_profile:
+            print_table(results, workloads, args.worlds, failures, args.line)
+        if do_profile and args.line == 5:
+            profile5(app_dir, workdir, args.profile_runs, args.profile_rounds, args.profile_worlds)
+        elif do_profile:
             profile(app_dir, workdir, args.profile_runs, args.profile_world)
     except KeyboardInterrupt:
         progress("interrupted; everything started has been stopped and dropped")
         if results:
-            print_table(results, workloads, args.worlds, failures)
+            print_table(results, workloads, args.worlds, failures, args.line)
         status = 130
     finally:
         if args.keep_logs:

@@ -69,6 +69,10 @@ export interface WorldOptions {
    * Default true.
    */
   writeSessions?: boolean;
+   * DevKit 5 line only: pass core's event-delta write options (sinceCursor, skipPreload, preloadEvents) to the
+   * service. Env: PGW_WORLD_EVENT_DELTAS=0 leaves them out (core then reads the log itself). Default true.
+   */
+  eventDeltas?: boolean;
   /**
    * The DevKit line to serve: 4 (workflow 4.8.x, @workflow/world 4.5, spec 3) or 5 (workflow 5.x, spec 6/7).
    * Env: PGW_WORLD_LINE. Default: the major version of the @workflow/core (else `workflow`) package installed
@@ -106,6 +110,7 @@ export interface ResolvedConfig {
   readonly eventBatches: boolean;
   readonly queueBatches: boolean;
   readonly writeSessions: boolean;
+  readonly eventDeltas: boolean;
 }
 
 export type PgWorkflowWorld = World &

@@ -35,6 +35,9 @@ import { resolveLine } from './line.js';
  *   PGW_WORLD_QUEUE_BATCHES=0 turns it off)
  * @property {boolean} [writeSessions] DevKit 5 line: offer streams.createWriteSession (default true; env
  *   PGW_WORLD_WRITE_SESSIONS=0 turns it off)
+ * @property {boolean} [eventDeltas] DevKit 5 line: pass core's event-delta write options (sinceCursor,
+ *   skipPreload, preloadEvents) to the service (default true; env PGW_WORLD_EVENT_DELTAS=0 leaves them out, so
+ *   the service answers as to a World without them, e.g. to measure their effect)
  * @property {4 | 5} [line] the DevKit line to serve (env PGW_WORLD_LINE; default: the major version of the
  *   @workflow/core, else `workflow`, installed where `cwd` resolves packages, else 4; see line.js)
  * @property {string} [cwd] where to look for the app's @workflow/core (default process.cwd())
@@ -209,6 +212,7 @@ export function resolveConfig(options = {}) {
     eventBatches: line === 5 && (options.eventBatches ?? env.PGW_WORLD_EVENT_BATCHES !== '0'),
     queueBatches: line === 5 && (options.queueBatches ?? env.PGW_WORLD_QUEUE_BATCHES !== '0'),
     writeSessions: line === 5 && (options.writeSessions ?? env.PGW_WORLD_WRITE_SESSIONS !== '0'),
+    eventDeltas: line === 5 && (options.eventDeltas ?? env.PGW_WORLD_EVENT_DELTAS !== '0'),
     /** The environment read (DevKit 5: WORKFLOW_SEALED_LOG picks the spec version). */
     env,
   };

@@ -72,6 +72,7 @@ export function endpoints5(appUrl) {
 export function createWorld5(config, transport) {
   const storage = createStorage5(transport, config.appBasePath, {
     eventBatches: config.eventBatches,
+    eventDeltas: config.eventDeltas,
     requestTimeoutMs: config.requestTimeoutMs,
   });
   const registration = createRegistration(transport, { ...config, features: [], endpointsFor: endpoints5 });

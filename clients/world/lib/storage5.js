@@ -29,6 +29,12 @@ const seg = encodeURIComponent;
 
 /** Write options of CreateEventParams that travel in the event's body. */
 const WRITE_OPTIONS = ['eventCount', 'sinceCursor', 'skipPreload', 'resumeId', 'resumePayloadDigest', 'preloadEvents'];
+/**
+ * The ones that only save round trips (an inline delta, the run_started preload left out, the hook_received
+ * preload): all optional for a World, so leaving them out (eventDeltas: false) is a World without them, and
+ * core falls back to reading the log itself. eventCount and the resume dedup fields are the protocol's.
+ */
+const DELTA_OPTIONS = new Set(['sinceCursor', 'skipPreload', 'preloadEvents']);
 
 // A 404 on these events means the hook is gone; the runtime expects HookNotFoundError.
 const HOOK_EVENTS = new Set(['hook_received', 'hook_disposed']);
@@ -69,11 +75,12 @@ function reviveResult5(result) {
   return result;
 }
 
-/** @param {Record<string, any> | undefined} params */
-function writeOptions(params) {
+/** @param {Record<string, any> | undefined} params @param {boolean} deltas */
+function writeOptions(params, deltas) {
   /** @type {Record<string, unknown>} */
   const options = {};
   for (const name of WRITE_OPTIONS) {
+    if (!deltas && DELTA_OPTIONS.has(name)) continue;
     if (params?.[name] !== undefined && params[name] !== null) options[name] = params[name];
   }
   return options;
@@ -82,9 +89,13 @@ function writeOptions(params) {
 /**
  * @param {ReturnType<typeof import('./http.js').createTransport>} transport
  * @param {string} appBasePath
- * @param {{ eventBatches?: boolean }} [features]
+ * @param {{ eventBatches?: boolean, eventDeltas?: boolean, requestTimeoutMs?: number }} [features]
  */
-export function createStorage5(transport, appBasePath, { eventBatches = true, requestTimeoutMs = 60_000 } = {}) {
+export function createStorage5(
+  transport,
+  appBasePath,
+  { eventBatches = true, eventDeltas = true, requestTimeoutMs = 60_000 } = {}
+) {
   const { request } = transport;
   const p = (/** @type {string} */ path) => appBasePath + path;
   const base = createStorage(transport, appBasePath);
@@ -119,7 +130,7 @@ export function createStorage5(transport, appBasePath, { eventBatches = true, re
     async create(runId, data, params) {
       const query = queryString({ resolveData: params?.resolveData });
       const path = p(`/runs/${runId === null || runId === undefined ? 'null' : seg(runId)}/events${query}`);
-      const body = { ...data, ...writeOptions(params) };
+      const body = { ...data, ...writeOptions(params, eventDeltas) };
       const notFound =
         HOOK_EVENTS.has(data?.eventType) && data.correlationId
           ? /** @type {const} */ ({ kind: 'hook', token: data.correlationId })

@@ -374,6 +374,35 @@ test('line 5: createWorld() without options is the shared environment World (cor
   }
 });
 
+test('line 5: PGW_WORLD_EVENT_DELTAS=0 leaves out sinceCursor, skipPreload and preloadEvents, nothing else', async () => {
+  const on = world5();
+  assert.equal(on.config.eventDeltas, true);
+  const others = [world5({ line: 4 }), world5({ eventDeltas: false }), world5({ eventDeltas: true, env: { PGW_WORLD_EVENT_DELTAS: '0' } })];
+  assert.deepEqual(others.map((w) => w.config.eventDeltas), [false, false, true], '5.x only; the option wins over the env');
+  const off = world5({ env: { PGW_WORLD_EVENT_DELTAS: '0' } });
+  assert.equal(off.config.eventDeltas, false);
+  const step = { eventType: 'step_completed', correlationId: 'step_1', specVersion: 7, eventData: { result: BYTES } };
+  await off.events.create('wrun_1', step, { eventCount: 4, sinceCursor: '4', requestId: 'req_1' });
+  assert.deepEqual(last().json, { ...step, eventData: { result: { __type: 'Uint8Array', data: 'AAEC' } }, eventCount: 4 });
+  await off.events.create('wrun_1', { eventType: 'run_started', specVersion: 7 }, { skipPreload: true });
+  assert.deepEqual(last().json, { eventType: 'run_started', specVersion: 7 });
+  await off.events.create(
+    'wrun_1',
+    { eventType: 'hook_received', correlationId: 'hook_1', eventData: { payload: BYTES } },
+    { resumeId: 'r1', resumePayloadDigest: 'd1', preloadEvents: true }
+  );
+  assert.deepEqual(
+    [last().json.resumeId, last().json.resumePayloadDigest, 'preloadEvents' in last().json],
+    ['r1', 'd1', false],
+    'the resume dedup fields are the protocol, not a delta'
+  );
+  await on.events.create('wrun_1', step, { eventCount: 4, sinceCursor: '4' });
+  assert.equal(last().json.sinceCursor, '4');
+  assert.equal(typeof off.events.createBatch, 'function', 'the switches are independent');
+  assert.equal(typeof off.queueBatch, 'function');
+  await Promise.all([on, off, ...others].map((w) => w.close()));
+});
+
 test('line 5: the 4.8.9 predictions are off, whatever the environment; batches are a 5.x feature only', async () => {
   const w = world5({ env: { PGW_WORLD_EVENT_MESSAGES: '1', PGW_WORLD_RUN_SNAPSHOTS: '1' } });
   assert.equal(w.config.eventMessages, false);

@@ -3,7 +3,7 @@
 //   /.well-known/workflow/v1/flow        queue deliveries from pg-workflow: workflow AND step messages
 //                                        (DevKit 5 has no step route; steps travel on the workflow queue)
 //   /.well-known/workflow/v1/webhook/:t  public webhook endpoint
-//   /control/...                         what a test drives (JSON)
+//   /control/...                         what a test drives (JSON); /control/bench: bench/devkit_workloads.py
 //
 // The World comes from WORKFLOW_TARGET_WORLD=pg-workflow-world, which serves the DevKit 5 line here because
 // the app has @workflow/core 5 installed (or PGW_WORLD_LINE=5). Service URL and this app's URL come from
@@ -134,6 +134,36 @@ async function runOutcome(runId, waitMs) {
   return outcome;
 }
 
+/**
+ * Benchmark (bench/devkit_workloads.py --line 5): start `runs` runs of a workflow at once and wait until all
+ * are terminal, as the DevKit 4 app's route does. elapsedMs runs from just before the first start() to the
+ * latest completedAt the World recorded, so the poll interval adds nothing to it.
+ */
+async function benchRuns({ workflow, args = [], runs = 1, pollMs = 20, timeoutMs = 300_000 }) {
+  const world = await getWorld();
+  const workflowId = workflowIdOf(workflow);
+  const t0 = Date.now();
+  const handles = await Promise.all(Array.from({ length: runs }, () => start({ workflowId }, args)));
+  const deadline = t0 + timeoutMs;
+  const finished = [];
+  for (const { runId } of handles) {
+    let run = await world.runs.get(runId, { resolveData: 'none' });
+    while (!TERMINAL.has(run.status) && Date.now() < deadline) {
+      await sleep(pollMs);
+      run = await world.runs.get(runId, { resolveData: 'none' });
+    }
+    finished.push(run);
+  }
+  const statuses = {};
+  for (const run of finished) statuses[run.status] = (statuses[run.status] ?? 0) + 1;
+  const ends = finished.map((run) => (run.completedAt ? new Date(run.completedAt).getTime() : NaN));
+  return {
+    runIds: handles.map((h) => h.runId),
+    statuses,
+    elapsedMs: statuses.completed === runs ? Math.max(...ends) - t0 : null,
+  };
+}
+
 async function readStreamValues(runId, timeoutMs) {
   const values = [];
   const reader = getRun(runId).getReadable().getReader();
@@ -177,6 +207,7 @@ const routes = [
     const run = await start({ workflowId: workflowIdOf(body.workflow) }, body.args ?? [], body.options ?? {});
     return { runId: run.runId };
   }],
+  ['POST', /^\/control\/bench$/, async (_m, body) => benchRuns(body)],
   ['GET', /^\/control\/runs\/([^/]+)$/, async ([, runId], _b, query) =>
     runOutcome(runId, Number(query.get('waitMs') ?? 0))],
   ['POST', /^\/control\/runs\/([^/]+)\/cancel$/, async ([, runId], body) => {
