@@ -163,8 +163,10 @@ def redelivered(server: HandlerServer, before: dict[str, int], in_flight: set[st
 
 async def test_repeated_sigkills_lose_nothing_and_redeliver_within_seconds(
         start_service: Callable[..., Service], handler_server: HandlerServer) -> None:
-    # one app: it may use every slot (the default per-app share is a quarter of them)
-    env = {**SESSION_ENV, "WF_QUEUE_CONCURRENCY": "8", "WF_QUEUE_APP_CONCURRENCY": "8"}
+    # One app: it may use every slot (the default per-app share is a quarter of them). The test registers its
+    # handler once and runs about 50 s: registrations without expiry, so a lapsed lease (60 s by default, which a
+    # real client renews) cannot hold the messages this test waits for.
+    env = {**SESSION_ENV, "WF_QUEUE_CONCURRENCY": "8", "WF_QUEUE_APP_CONCURRENCY": "8", "WF_HANDLER_TTL_SECONDS": "0"}
     first = start_service(**env, WF_REPLICA_NAME="replica-a")
     second = start_service(first.database_url, **env, WF_REPLICA_NAME="replica-b")
     replicas = {"replica-a": first, "replica-b": second}
