@@ -2,11 +2,14 @@
 handler, against a real pg-workflow process on a throwaway database.
 
     .venv/bin/python -m bench.queue_latency [--messages 1000] [--concurrency 16] [--env NAME=VALUE ...]
+                                            [--checkout DIR] [--module bench.floor_queue]
 
 Prints p50/p99 enqueue→handler latency one message at a time (idle system)
 and under load (many enqueuers), the delivered messages/s, and as baseline
 the raw single-row INSERT commit rate of the same PostgreSQL, measured in the
-same run. Targets: p50 ≤ 5 ms, p99 ≤ 25 ms. Uses PGW_TEST_ADMIN_URL (default
+same run. ``--checkout DIR`` runs another checkout's service (DIR/.venv/bin/python, DIR's schema, deployed by
+its service at start), to compare versions run by run; ``--module bench.floor_queue`` runs the floor of a queue
+hop instead of the service. Targets: p50 ≤ 5 ms, p99 ≤ 25 ms. Uses PGW_TEST_ADMIN_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres) to create and drop its database.
 """
 
@@ -17,6 +20,7 @@ import asyncio
 import statistics
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -96,15 +100,20 @@ async def enqueue(http: aiohttp.ClientSession, base: str, i: int) -> str:
         return (await resp.json())["messageId"]
 
 
-async def one_at_a_time(http: aiohttp.ClientSession, base: str, handler: NoopHandler, n: int) -> list[float]:
+async def one_at_a_time(http: aiohttp.ClientSession, base: str, handler: NoopHandler, n: int,
+                        stages: list[tuple[float, float]] | None = None) -> list[float]:
+    """Latencies (ms) of n messages sent one at a time; ``stages`` gets (enqueue round trip, answer → handler)."""
     latencies = []
     for i in range(n):
         sent = time.perf_counter()
         async with http.post(base + "/queue", json={"queueName": "__wkf_step_bench", "deploymentId": "bench",
                                                     "message": {"workflowRunId": f"wrun_{i}"}}) as resp:
             message_id = (await resp.json())["messageId"]
+        answered = time.perf_counter()
         arrived = await asyncio.wait_for(handler.arrival(message_id), 10)
         latencies.append((arrived - sent) * 1000)
+        if stages is not None:
+            stages.append(((answered - sent) * 1000, (arrived - answered) * 1000))
         if (i + 1) % 250 == 0:
             print(f"  {i + 1}/{n} sent", flush=True)
     return latencies
@@ -130,18 +139,21 @@ async def under_load(http: aiohttp.ClientSession, base: str, handler: NoopHandle
     return [(handler.arrived[m] - t) * 1000 for m, t in sent.items()], n / (finished - started)
 
 
-async def run(messages: int, concurrency: int, env: dict[str, str] | None = None) -> None:
+async def run(messages: int, concurrency: int, env: dict[str, str] | None = None, checkout: Path | None = None,
+              module: str = "service") -> None:
     name = create_database(prefix="pgw_bench")
     url = db_url(name)
     service: Service | None = None
     runner: web.AppRunner | None = None
     try:
-        print(f"database {name}: deploying schema", flush=True)
-        migrate.deploy(url)
+        if checkout is None:
+            print(f"database {name}: deploying schema", flush=True)
+            migrate.deploy(url)
         print("baseline: single-row INSERT commits/s, 8 connections, 3 s ...", flush=True)
         baseline = insert_rate(url)
         print(f"  {baseline:,.0f} inserts/s", flush=True)
-        service = Service(url, env={"LOG_LEVEL": "WARNING", **(env or {})}).start()
+        where = {} if checkout is None else {"python": str(checkout / ".venv/bin/python"), "cwd": checkout}
+        service = Service(url, env={"LOG_LEVEL": "WARNING", **(env or {})}, module=module, **where).start()
         handler = NoopHandler()
         runner = await handler.start()
         base = service.url + "/api/v1/apps/default"
@@ -153,13 +165,16 @@ async def run(messages: int, concurrency: int, env: dict[str, str] | None = None
                 assert resp.status == 201, await resp.text()
             await one_at_a_time(http, base, handler, 50)  # warm-up: connections, plans
             print(f"one at a time: {messages} messages ...", flush=True)
-            serial = await one_at_a_time(http, base, handler, messages)
+            stages: list[tuple[float, float]] = []
+            serial = await one_at_a_time(http, base, handler, messages, stages)
             print(f"under load: {messages} messages from {concurrency} concurrent enqueuers ...", flush=True)
             loaded, rate = await under_load(http, base, handler, messages, concurrency)
         print()
         print(f"enqueue → handler, one at a time : p50 {percentile(serial, .5):6.2f} ms   "
               f"p99 {percentile(serial, .99):6.2f} ms   mean {statistics.fmean(serial):6.2f} ms"
               "   (target p50 ≤ 5, p99 ≤ 25)")
+        print(f"  of which POST /queue round trip : p50 {percentile([a for a, _ in stages], .5):6.2f} ms   "
+              f"answer → handler p50 {percentile([b for _, b in stages], .5):6.2f} ms")
         print(f"enqueue → handler, under load    : p50 {percentile(loaded, .5):6.2f} ms   "
               f"p99 {percentile(loaded, .99):6.2f} ms")
         print(f"throughput                       : {rate:,.0f} messages/s delivered")
@@ -179,11 +194,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="an option of the service under test, e.g. WF_QUEUE_ASYNC_COMMIT=false (repeatable)")
+    parser.add_argument("--checkout", type=Path, metavar="DIR",
+                        help="run the service of another checkout (with its own .venv), e.g. the base of a change")
+    parser.add_argument("--module", default="service",
+                        help="the service module to run (bench.floor_queue: the floor of a queue hop)")
     args: Any = parser.parse_args(argv)
     env = dict(item.split("=", 1) for item in args.env)
     if env:
         print(f"service options: {env}", flush=True)
-    asyncio.run(run(args.messages, args.concurrency, env))
+    checkout = None if args.checkout is None else args.checkout.resolve()
+    print(f"service: python -m {args.module}" + (f" from {checkout}" if checkout else ""), flush=True)
+    asyncio.run(run(args.messages, args.concurrency, env, checkout, args.module))
 
 
 if __name__ == "__main__":
