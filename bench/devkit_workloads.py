@@ -16,8 +16,9 @@ round runs each World in turn (rotating the order), so other load on the machine
                   (the state before the event_messages change), to measure it in the same run
   pgw-no-snapshots  pg-workflow with PGW_WORLD_RUN_SNAPSHOTS=0: every run_started goes to the service
                   (the state before the run_snapshots change)
-  pgw-base        pg-workflow whose service runs another checkout's code (--base-checkout DIR, with its own
-                  DIR/.venv): before and after a change of the service, in the same run
+  pgw-base        pg-workflow from another checkout (--base-checkout DIR): its service (DIR/.venv, its own
+                  schema) and its client World (DIR/clients/world, after npm install there): before and after
+                  a change, in the same run
   memory          bench/memory_world.mjs: storage in Maps in the app, world-local's HTTP queue — the
                   runtime's floor (SPEC §13), not durable, only what these workloads use
 
@@ -77,7 +78,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from service import migrate
 from tests.e2e.conftest import APP5_DIR, APP_DIR, ControlError, ensure_app_built, http_json
-from tests.pgw import Service, create_database, db_url, drop_database, free_port
+from tests.pgw import ADMIN_URL, Service, create_database, db_url, drop_database, free_port
 
 # pg-workflow with one optimisation switched off, to measure what it buys in the same run.
 PGW_VARIANTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {  # world -> (app env, service env)
@@ -174,7 +175,11 @@ def start_service(stack: contextlib.ExitStack, workdir: Path, *, timed: bool = F
                   env_extra: dict[str, str] | None = None, checkout: Path | None = None) -> Service:
     name = scratch_database(stack, "pgw_bench")
     url = db_url(name)
-    migrate.deploy(url)
+    if timed:  # the profile also reports time per SQL function (pg_stat_user_functions)
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" SET track_functions = \'all\'')
+    if checkout is None:
+        migrate.deploy(url)  # another checkout's service deploys its own schema (its sqitch.plan) at start
     env = {"WF_ACCESS_LOG": "true"} if timed else {}
     env.update(env_extra or {})
     service = Service(url, env=env, log_path=workdir / f"service-{name}.log",
@@ -260,7 +265,11 @@ def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir:
         service = start_service(stack, workdir, timed=timed_service,
                                 env_extra={**variant_service_env, **(service_env or {})},
                                 checkout=BASE_CHECKOUT if world == "pgw-base" else None)
-        env = {"WORKFLOW_TARGET_WORLD": "pg-workflow-world", "WORKFLOW_SERVICE_URL": service.url,
+        # pgw-base: that checkout's own client World with its service (an older World may not speak to a newer
+        # service, nor the reverse); its dependencies must be installed (npm install in its clients/world).
+        target = ("pg-workflow-world" if world != "pgw-base" or BASE_CHECKOUT is None
+                  else str(BASE_CHECKOUT / "clients" / "world" / "index.js"))
+        env = {"WORKFLOW_TARGET_WORLD": target, "WORKFLOW_SERVICE_URL": service.url,
                "WORKFLOW_APP_ID": "default", "WORKFLOW_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}", **app_env}
     elif world == "world-local" and line == 5:
         # `local` in core 5 is the @workflow/world-local its own package depends on (5.0.0-beta.46 for
@@ -499,6 +508,7 @@ def profile(app_dir: Path, workdir: Path, runs: int, world: str = "pg-workflow")
             app.bench(seq10)
         time.sleep(0.5)
         db_before = db_counters(service.database_url)
+        functions_before = function_times(service.database_url)
         cpu_before = cpu_seconds(app.process.pid, service.process.pid if service.process else 0)
         app_offset = app.log_path.stat().st_size
         service_offset = service.log_path.stat().st_size
@@ -514,16 +524,18 @@ def profile(app_dir: Path, workdir: Path, runs: int, world: str = "pg-workflow")
         service_lines = read_from(service.log_path, service_offset)
         cpu_after = cpu_seconds(app.process.pid, service.process.pid if service.process else 0)
         db_after = db_counters(service.database_url)
+        functions_after = function_times(service.database_url)
         commit_ms = raw_commit_latency(service.database_url)
     report_profile(app_lines, service_lines, walls, runs, steps)
     total_steps = runs * steps
+    report_function_times(functions_before, functions_after, total_steps)
     delta = {k: db_after[k] - db_before[k] for k in db_before}
     print()
     per_step = {k: v / total_steps for k, v in delta.items()}
     print(f"PostgreSQL, per step (whole database, incl. the dispatcher): {per_step['xact_commit']:.1f} commits,"
           f" {per_step['tup_inserted']:.1f} rows inserted, {per_step['tup_updated']:.1f} updated,"
           f" {per_step['tup_deleted']:.1f} deleted")
-    print(f"Raw PostgreSQL here: one-row INSERT + COMMIT from one client, median {commit_ms:.2f} ms")
+    print(f"Raw PostgreSQL here: one-row INSERT + durable COMMIT from one client, median {commit_ms:.2f} ms")
     cpu = {k: (cpu_after[k] - cpu_before[k]) * 1000 / total_steps for k in cpu_before}
     print(f"CPU per step (ms, user+system, incl. the polling between runs): app (node) {cpu['app']:.2f}, "
           f"service {cpu['service']:.2f}, PostgreSQL (all its processes on this machine) {cpu['postgres']:.2f}")
@@ -558,14 +570,44 @@ def db_counters(conninfo: str) -> dict[str, int]:
     return dict(zip(("xact_commit", "tup_inserted", "tup_updated", "tup_deleted"), map(int, row), strict=True))
 
 
-def raw_commit_latency(conninfo: str, n: int = 300) -> float:
+def function_times(conninfo: str) -> dict[str, tuple[int, float, float]]:
+    """calls, total and self ms of every PL/pgSQL and SQL function of the database so far (track_functions)."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("CREATE TEMP TABLE bench_commit (id bigserial PRIMARY KEY, v text)")
-        times = []
-        for i in range(n):
-            t0 = time.perf_counter()
-            conn.execute("INSERT INTO bench_commit (v) VALUES (%s)", (str(i),))
-            times.append((time.perf_counter() - t0) * 1000)
+        rows = conn.execute("SELECT schemaname || '.' || funcname || '(' || funcid || ')', calls, total_time,"
+                            " self_time FROM pg_stat_user_functions").fetchall()
+    return {name: (int(calls), float(total), float(own)) for name, calls, total, own in rows}
+
+
+def report_function_times(before: dict[str, tuple[int, float, float]], after: dict[str, tuple[int, float, float]],
+                          steps: int, top: int = 20) -> None:
+    """The functions PostgreSQL spent most of its own time in, per step (a function's self time excludes the
+    functions it calls; statements run by a PL/pgSQL function count as its own)."""
+    rows = []
+    for name, (calls, total, own) in after.items():
+        calls0, total0, own0 = before.get(name, (0, 0.0, 0.0))
+        if calls > calls0:
+            rows.append((own - own0, total - total0, calls - calls0, name.rsplit("(", 1)[0]))
+    rows.sort(reverse=True)
+    print()
+    print(f"PostgreSQL functions, per step (track_functions; top {top} by self time, ms):")
+    print(f"  {'function':44} {'calls':>6} {'self':>7} {'total':>7}")
+    for own, total, calls, name in rows[:top]:
+        print(f"  {name:44} {calls / steps:6.2f} {own / steps:7.3f} {total / steps:7.3f}")
+    print(f"  {'all functions, self time':44} {'':>6} {sum(r[0] for r in rows) / steps:7.3f}")
+
+
+def raw_commit_latency(conninfo: str, n: int = 300) -> float:
+    """Median of a one-row INSERT + COMMIT into an ordinary (WAL-logged, so flushed) table, from one client."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_commit (id bigserial PRIMARY KEY, v text)")
+        try:
+            times = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                conn.execute("INSERT INTO bench_commit (v) VALUES (%s)", (str(i),))
+                times.append((time.perf_counter() - t0) * 1000)
+        finally:
+            conn.execute("DROP TABLE bench_commit")
     return statistics.median(times)
 
 
