@@ -8,9 +8,11 @@ Each round, for each service in turn (the order rotates, so load from elsewhere 
 - events: ``--runs`` runs one request at a time (idle), each run_created, run_started, ``--steps`` x
   (step_created, step_started, step_completed), run_completed — POST /runs/:id/events. Reported: the
   service time of each request (durationMs of the service's own request log line), the client's round
-  trip, and the service process's CPU per event (user + system, /proc);
+  trip, the service process's CPU per event (user + system, /proc) and that of the PostgreSQL backends
+  connected to its database;
 - queue: ``--messages`` POST /queue from 16 concurrent enqueuers to a no-op handler in this process;
-  reported: messages/s delivered and the service's CPU per message (enqueue + claim + delivery + ack);
+  reported: messages/s delivered and the service's and its backends' CPU per message (enqueue + claim +
+  delivery + ack);
   then 100 messages one at a time: enqueue → handler p50 (idle).
 
 Services run with the production defaults (WF_ACCESS_LOG=true, LOG_LEVEL=info), each on its own fresh
@@ -43,7 +45,7 @@ import psycopg
 from aiohttp import web
 
 from bench.queue_latency import NoopHandler, percentile
-from tests.pgw import ROOT, create_database, db_url, drop_database, free_port, service_env
+from tests.pgw import ADMIN_URL, ROOT, create_database, db_url, drop_database, free_port, service_env
 
 # The service's own request line (WF_ACCESS_LOG=true, text format): its durationMs is the service time.
 REQUEST_RE = re.compile(r"pg_workflow\.request: (\S+) (\S+) \d+ .*durationMs=([\d.]+) .*userAgent=(\S+)")
@@ -113,6 +115,17 @@ class Target:
         assert self.process is not None
         return process_cpu(self.process.pid)
 
+    def backend_cpu(self) -> dict[int, float]:
+        """CPU seconds (user + system) of each PostgreSQL backend connected to this service's database."""
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:  # from elsewhere: looking costs the database nothing
+            pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                                   (self.database,))]
+        return {pid: sum(process_cpu(pid)) for pid in pids}
+
+    def note_backend_cpu(self, name: str, before: dict[int, float], after: dict[int, float], count: int) -> None:
+        """PostgreSQL CPU ms per item: the service's backends (a backend that left during the phase is not counted)."""
+        self.note(name, sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items()) * 1000 / count)
+
     def note_cpu(self, name: str, before: tuple[float, float], after: tuple[float, float], count: int) -> None:
         """CPU ms per item: user + system, and the system (kernel) part alone."""
         user, system = after[0] - before[0], after[1] - before[1]
@@ -152,15 +165,16 @@ async def events_phase(target: Target, runs: int, steps: int) -> None:
     offset = target.log_path.stat().st_size
     async with aiohttp.ClientSession(headers={"User-Agent": EVENTS_AGENT}) as http:
         await one_run(http, base, steps)  # warm: connections, plans
-        cpu_before = target.cpu()
+        cpu_before, pg_before = target.cpu(), target.backend_cpu()
         for _ in range(runs):
             round_trips += await one_run(http, base, steps)
-        cpu_after = target.cpu()
+        cpu_after, pg_after = target.cpu(), target.backend_cpu()
     await asyncio.sleep(0.2)
     times = service_times(target.log_path, offset, EVENTS_AGENT, "/events")[steps * 3 + 3:]  # not the warm-up
     target.note("event service ms", *times)
     target.note("event round trip ms", *round_trips)
     target.note_cpu("event service CPU ms", cpu_before, cpu_after, len(round_trips))
+    target.note_backend_cpu("event PostgreSQL CPU ms", pg_before, pg_after, len(round_trips))
 
 
 async def one_run(http: aiohttp.ClientSession, base: str, steps: int) -> list[float]:
@@ -203,16 +217,17 @@ async def queue_phase(target: Target, handler: CountingHandler, messages: int, c
                 t = time.perf_counter()
                 sent[await enqueue(http, base, i)] = t
 
-        cpu_before = target.cpu()
+        cpu_before, pg_before = target.cpu(), target.backend_cpu()
         handler.connections.clear()
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(concurrency)))
         await asyncio.wait_for(asyncio.gather(*(handler.arrival(m) for m in sent)), 120)
         finished = max(handler.arrived[m] for m in sent)
         await asyncio.sleep(0.3)  # the last acks
-        cpu_after = target.cpu()
+        cpu_after, pg_after = target.cpu(), target.backend_cpu()
         target.note("queue msg/s (16 enqueuers)", messages / (finished - started))
         target.note_cpu("queue service CPU ms/msg", cpu_before, cpu_after, messages)
+        target.note_backend_cpu("queue PostgreSQL CPU ms/msg", pg_before, pg_after, messages)
         target.note("handler connections per 100 msgs", len(handler.connections) * 100 / messages)
         latencies = []
         for i in range(idle):

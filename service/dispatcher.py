@@ -79,6 +79,7 @@ class DispatcherSettings:
     snapshot_max_bytes: int
     min_redelivery: float
     async_commit: bool
+    acks_with_claims: bool
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DispatcherSettings:
@@ -273,12 +274,15 @@ class Dispatcher:
             self._due_at = math.inf  # notifications during the claim lower it again
             if self._session_id is None or not self._listener.listening:
                 continue  # no session to claim for: the (re)connect wakes us
+            params = {"session_id": self._session_id, "limit": limit, "one_at_a_time": self._one_at_a_time,
+                      **settings.claim_params()}
+            # Results the ack task has not taken yet (it is busy settling others) are settled by this claim.
+            acks, self._acks = (self._acks, []) if settings.acks_with_claims and self._acks else ([], self._acks)
             try:
-                text = await self._db.admin_call(
-                    "claim_messages", {"session_id": self._session_id, "limit": limit,
-                                       "one_at_a_time": self._one_at_a_time, **settings.claim_params()})
+                text = await self._claim(params, acks)
             except (psycopg.Error, OSError) as exc:
-                self._one_at_a_time = _about_the_data(exc)
+                if not acks:  # with acks, the failure says nothing about the claimed rows alone
+                    self._one_at_a_time = _about_the_data(exc)
                 log.warning("claiming failed (%s); retrying in %.1fs%s", exc, _DB_ERROR_RETRY,
                             " one message at a time" if self._one_at_a_time else "")
                 self._wake_in(_DB_ERROR_RETRY)
@@ -298,6 +302,21 @@ class Dispatcher:
                 self._wake_in(0)  # probably more due
             elif next_due is not None:
                 self._wake_in(next_due if next_due > 0 or deliveries else _CONTENDED_RETRY)
+
+    async def _claim(self, params: dict[str, Any], acks: list[dict[str, Any]]) -> str:
+        """One claim, settling ``acks`` first in the same transaction; on any failure they go back to the ack task
+        (settling one twice is harmless: a result only counts for a message still claimed at that attempt)."""
+        if not acks:
+            return str(await self._db.admin_call("claim_messages", params))
+        try:
+            text = await self._db.admin_call("settle_and_claim", {
+                **params, **self._settings.ack_params(), "results": Jsonb(acks, fastjson.dumps)})
+        except BaseException:
+            self._acks[:0] = acks
+            self._ack_wake.set()
+            raise
+        self._settled(acks)
+        return str(text)
 
     def _start(self, claim: dict[str, Any]) -> None:
         self._claims[claim["seq"]] = claim["attempt"]
@@ -344,14 +363,18 @@ class Dispatcher:
             except BaseException:
                 self._acks[:0] = batch
                 raise
-            for result in batch:
-                if self._claims.get(result["seq"]) == result["attempt"]:
-                    del self._claims[result["seq"]]
-            if self._apps_at_share:
-                # The claim counts an app's unsettled claims against its share:
-                # now that some are settled, its due messages may be claimable
-                # (nothing else would say so: a settled delivery sends no NOTIFY).
-                self._wake_in(0)
+            self._settled(batch)
+
+    def _settled(self, batch: list[dict[str, Any]]) -> None:
+        """Bookkeeping once a batch of results is settled (by an ack or a claim)."""
+        for result in batch:
+            if self._claims.get(result["seq"]) == result["attempt"]:
+                del self._claims[result["seq"]]
+        if self._apps_at_share:
+            # The claim counts an app's unsettled claims against its share:
+            # now that some are settled, its due messages may be claimable
+            # (nothing else would say so: a settled delivery sends no NOTIFY).
+            self._wake_in(0)
 
 
 

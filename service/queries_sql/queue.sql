@@ -76,5 +76,19 @@ SELECT a.settled, set_config('synchronous_commit', coalesce(%(synchronous_commit
                                              %(retention_seconds)s::numeric, %(min_redelivery_seconds)s::numeric)
                        AS settled, s.setting OFFSET 0) AS a;
 
+-- name: settle_and_claim
+-- ack_messages then claim_messages in one transaction (WF_QUEUE_ACKS_WITH_CLAIMS); commits as claim_messages does.
+SELECT c.claimed, set_config('synchronous_commit', coalesce(%(synchronous_commit)s::text, c.setting), true)
+  FROM (SELECT current_setting('synchronous_commit') AS setting OFFSET 0) AS s,
+       LATERAL (SELECT workflow.settle_and_claim(%(results)s, %(max_attempts)s::integer,
+                                                 %(retry_base_seconds)s::numeric, %(retry_max_seconds)s::numeric,
+                                                 %(cooldown_seconds)s::numeric, %(grace_seconds)s::numeric,
+                                                 %(retention_seconds)s::numeric, %(min_redelivery_seconds)s::numeric,
+                                                 %(session_id)s::integer, %(limit)s::integer,
+                                                 %(lease_seconds)s::numeric, %(app_concurrency)s::integer,
+                                                 %(batch_bytes)s::bigint, %(snapshot_max_bytes)s::bigint,
+                                                 %(one_at_a_time)s::boolean)::text
+                       AS claimed, s.setting OFFSET 0) AS c;
+
 -- name: release_messages
 SELECT workflow.release_messages(%(claims)s);
