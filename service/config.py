@@ -273,10 +273,11 @@ OPTIONS: tuple[Option, ...] = (
            "transactions only): a PostgreSQL crash can lose those of its last 3 wal_writer_delay periods (0.6 s "
            "by default), which only redelivers those messages (counted in wf_deliveries_repeated); false: the "
            "server's setting", "dispatcher"),
-    Option("WF_QUEUE_ACKS_WITH_CLAIMS", "acks_with_claims", "bool", True,
-           "delivery results waiting to be settled when the dispatcher claims are settled in the claim's "
-           "transaction (workflow.settle_and_claim: one transaction and round trip instead of two); false: "
-           "every ack batch on its own", "dispatcher"),
+    Option("WF_QUEUE_ACKS_WITH_CLAIMS", "acks_with_claims", "bool", False,
+           "true: delivery results waiting to be settled when the dispatcher claims are settled in the claim's "
+           "transaction (workflow.settle_and_claim: one transaction and round trip instead of two; no gain "
+           "measured with PostgreSQL on the same host, see bench/RESULTS.md); false: every ack batch on its own",
+           "dispatcher"),
     Option("WF_HANDLER_TTL_SECONDS", "handler_ttl", "float", 60.0,
            "a handler registration expires this long after it was made unless renewed (the client World renews "
            "it); 0: never", minimum=0, maximum=86400),

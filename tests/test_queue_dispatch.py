@@ -217,3 +217,27 @@ async def test_stopping_gives_unfinished_deliveries_back(start_service: Callable
         service.stop()  # SIGTERM: a short drain, then the claim is released instead of waiting for its lease
         assert client.statuses() == {message_id: "queued"}
         never.set()
+
+
+async def test_acks_ride_on_claims_when_asked(start_service: Callable[..., Service],
+                                              handler_server: HandlerServer) -> None:
+    """WF_QUEUE_ACKS_WITH_CLAIMS=true: results that wait while an ack is in flight are settled by the next claim
+    (workflow.settle_and_claim); every message is still delivered once and settled."""
+    # PGOPTIONS: the service's own connections count their function calls (track_functions).
+    service = start_service(**FAST_QUEUE_ENV, WF_QUEUE_ACKS_WITH_CLAIMS="true", PGOPTIONS="-c track_functions=pl")
+    handler_server.respond = InFlight(0.01)
+    async with aiohttp.ClientSession() as http:
+        client = QueueClient(http, service, new_app(service.database_url))
+        await client.register(handler_server)
+        ids = await _enqueue_many(client, 300, lambda i: {"workflowRunId": f"r{i}"})
+        deliveries = await handler_server.wait_for(300, within=60)
+        assert Counter(d.message_id for d in deliveries) == Counter(dict.fromkeys(ids, 1))
+        await eventually(lambda: set(client.statuses().values()) == {"delivered"})
+
+    def folded() -> int:
+        rows = sql(service.database_url, "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions "
+                                         "WHERE funcname = 'settle_and_claim'")
+        return int(rows[0][0])
+
+    # Backends publish their counts when idle (at most once a second).
+    await eventually(folded, within=15)
