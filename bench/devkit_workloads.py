@@ -311,6 +311,18 @@ def start_world(stack: contextlib.ExitStack, world: str, app_dir: Path, workdir:
 # Timed workloads
 
 Results = dict[str, dict[str, list[float]]]  # world -> workload -> ms per round
+# Interleaved rounds: CPU ms per run used by every process on the machine while the round ran (the app, its
+# World's service and database included, whatever they are): where the cores went, World by World.
+CPU_RESULTS: Results = {}
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds spent by all processes on the machine so far (Linux /proc/stat: user, nice, system, irq,
+    softirq, steal), all cores."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 WARMUP = ("noop", "noop", "seq10", "seq10", "par10")
 
@@ -375,12 +387,15 @@ def measure_interleaved(worlds: list[str], app_dir: Path, workdir: Path, workloa
                     if world in failures:
                         continue
                     try:
+                        cpu_before = machine_cpu_seconds()
                         ms = apps[world].bench(workload)
+                        cpu_ms = (machine_cpu_seconds() - cpu_before) * 1000 / workload.runs
                     except (RuntimeError, OSError, ControlError, urllib.error.URLError) as exc:
                         failures[world] = str(exc).splitlines()[0]
                         progress(f"{world} FAILED: {exc}")
                         continue
                     results.setdefault(world, {}).setdefault(workload.name, []).append(ms)
+                    CPU_RESULTS.setdefault(world, {}).setdefault(workload.name, []).append(cpu_ms)
                     progress(f"{world:<18} round {r}/{rounds}  {workload.name:<10} {fmt_ms(ms):>9}")
                     time.sleep(0.3 if workload.runs == 1 else 1.0)
             for world, service in services.items():
@@ -443,6 +458,14 @@ def print_table(results: Results, workloads: list[Workload], worlds: list[str], 
           " §13 floor: runtime alone, in-memory World.")
     for world, reason in failures.items():
         print(f"{world}: not measured — {reason}")
+    cpu_worlds = [w for w in worlds if CPU_RESULTS.get(w)]
+    if cpu_worlds:
+        print()
+        print(f"CPU per run, all processes on the machine ({os.cpu_count()} cores), median ms over the rounds:")
+        for w in workloads:
+            cells = [f"{wd} {statistics.median(CPU_RESULTS[wd][w.name]):.0f}" for wd in cpu_worlds
+                     if CPU_RESULTS[wd].get(w.name)]
+            print(f"  {w.title:<28} " + "   ".join(cells))
 
 
 # --------------------------------------------------------------------------------------------------

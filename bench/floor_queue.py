@@ -5,7 +5,9 @@ route that stores the message durably and notifies in one transaction (one INSER
 commit), and in the same process a dispatcher that wakes on LISTEN, claims with FOR UPDATE SKIP LOCKED, POSTs each
 message to the one registered handler over a keep-alive connection and marks it delivered (claim and ack committed
 asynchronously, as the service's are). No tenants, validation, quotas, fairness, routing by version, leases or
-logging. `python -m bench.queue_latency --module bench.floor_queue` measures it with the service's harness.
+logging. POST /queue-batches stores a batch with one INSERT. `python -m bench.queue_latency --module
+bench.floor_queue` and `python -m bench.queue_batch --module bench.floor_queue` measure it with the service's
+harnesses.
 """
 
 from __future__ import annotations
@@ -59,6 +61,18 @@ def make_app(url: str) -> web.Application:
             await conn.execute("SELECT pg_notify('floor_queue', '')")
         assert row is not None
         return web.json_response({"messageId": f"msg_{row[0]}"}, status=201)
+
+    async def enqueue_batch(request: web.Request) -> web.Response:
+        body = await request.json()
+        messages = [{"queueName": m["queueName"], "message": m["message"]} for m in body["messages"]]
+        async with pool.connection() as conn, conn.transaction():
+            rows = await (await conn.execute(
+                "INSERT INTO floor_messages (queue_name, payload)"
+                " SELECT m ->> 'queueName', m -> 'message' FROM jsonb_array_elements(%s) WITH ORDINALITY AS e(m, i)"
+                " ORDER BY e.i RETURNING id", (Jsonb(messages),))).fetchall()
+            await conn.execute("SELECT pg_notify('floor_queue', '')")
+        return web.json_response({"results": [{"messageId": f"msg_{r[0]}", "created": True} for r in rows]},
+                                 status=201)
 
     async def register(request: web.Request) -> web.Response:
         body = await request.json()
@@ -125,6 +139,7 @@ def make_app(url: str) -> web.Application:
         await pool.close()
 
     app.router.add_post("/api/v1/apps/{appId}/queue", enqueue)
+    app.router.add_post("/api/v1/apps/{appId}/queue-batches", enqueue_batch)
     app.router.add_post("/api/v1/apps/{appId}/handlers", register)
     app.router.add_get("/ready", ready)
     app.on_startup.append(opened)
