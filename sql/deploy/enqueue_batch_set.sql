@@ -1,0 +1,324 @@
+-- Deploy pg-workflow:enqueue_batch_set
+-- POST /queue-batches cost ~320 µs a message: enqueue_batch called
+-- workflow.enqueue once per message (rate-quota upsert, insert) and the insert
+-- trigger updated this backend's byte counter row once per message (each
+-- update of one row in one transaction walks its growing version chain).
+--   * The insert trigger is a statement trigger over the inserted rows (NEW
+--     TABLE added): the counter row changes once per app and statement. Its
+--     refusals are the row trigger's, for the same row: when something is
+--     refused, the first row (in insertion order) that the row trigger would
+--     have refused is named, the app's earlier rows in the statement counted.
+--   * enqueue_batch queues a batch that nothing in it could merge into a
+--     pending wake-up (every entry a step, DevKit 5 steps included, or with an
+--     idempotency key) with one INSERT ... SELECT, counts the rate quota once
+--     (every entry, repeated keys included, as enqueue does) and notifies once.
+--     Answers as enqueue would, in input order; a refusal names the same quota
+--     as the entry-by-entry loop (the entries past the rate quota are not
+--     inserted, so an earlier entry's byte refusal wins as it did). A batch
+--     with a keyless workflow message still goes through enqueue one by one.
+-- INTERNAL: ulid_encode(bigint, bigint, bigint) (replaced: same result, faster), count_queued_bytes() (replaced: statement trigger), count_enqueue(workflow.apps, timestamptz, integer) (new)
+-- API:      enqueue_batch(text, jsonb) (replaced)
+BEGIN;
+
+-- Every message id is a ULID: one expression instead of 26 loop steps (about
+-- half the time; the same characters).
+CREATE OR REPLACE FUNCTION workflow.ulid_encode(ms bigint, hi bigint, lo bigint) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  alphabet constant text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+BEGIN
+  RETURN substr(alphabet, ((ms >> 45) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 40) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 35) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 30) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 25) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 20) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 15) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 10) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 5) & 31)::int + 1, 1)
+      || substr(alphabet, ((ms >> 0) & 31)::int + 1, 1)
+      || substr(alphabet, ((hi >> 35) & 31)::int + 1, 1)
+      || substr(alphabet, ((hi >> 30) & 31)::int + 1, 1)
+      || substr(alphabet, ((hi >> 25) & 31)::int + 1, 1)
+      || substr(alphabet, ((hi >> 20) & 31)::int + 1, 1)
+      || substr(alphabet, ((hi >> 15) & 31)::int + 1, 1)
+      || substr(alphabet, ((hi >> 10) & 31)::int + 1, 1)
+      || substr(alphabet, ((hi >> 5) & 31)::int + 1, 1)
+      || substr(alphabet, ((hi >> 0) & 31)::int + 1, 1)
+      || substr(alphabet, ((lo >> 35) & 31)::int + 1, 1)
+      || substr(alphabet, ((lo >> 30) & 31)::int + 1, 1)
+      || substr(alphabet, ((lo >> 25) & 31)::int + 1, 1)
+      || substr(alphabet, ((lo >> 20) & 31)::int + 1, 1)
+      || substr(alphabet, ((lo >> 15) & 31)::int + 1, 1)
+      || substr(alphabet, ((lo >> 10) & 31)::int + 1, 1)
+      || substr(alphabet, ((lo >> 5) & 31)::int + 1, 1)
+      || substr(alphabet, ((lo >> 0) & 31)::int + 1, 1);
+END $$;
+
+CREATE OR REPLACE FUNCTION workflow.count_queued_bytes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+  v_total bigint;
+  v_refused boolean := false;
+  v_apps text[] := '{}';
+  v_before bigint[] := '{}';
+BEGIN
+  FOR r IN
+    SELECT s.app_id, s.biggest, s.bytes, a AS app
+      FROM (SELECT x.app_id, max(x.payload_bytes) AS biggest,
+                   coalesce(sum(x.payload_bytes) FILTER (WHERE x.status IN ('queued', 'held', 'claimed')), 0)::bigint
+                     AS bytes
+              FROM added x GROUP BY x.app_id) s
+      JOIN workflow.apps a ON a.app_id = s.app_id
+     ORDER BY s.app_id
+  LOOP
+    IF r.bytes > 0 THEN
+      -- This backend's row, whose RETURNING sums the app's rows as they were
+      -- before it (so the total adds these messages once).
+      UPDATE workflow.app_byte_usage AS u SET queued_bytes = u.queued_bytes + r.bytes
+       WHERE u.app_id = r.app_id AND u.backend_pid = pg_backend_pid()
+      RETURNING (SELECT sum(t.queued_bytes) FROM workflow.app_byte_usage t WHERE t.app_id = r.app_id) + r.bytes
+        INTO v_total;
+      IF NOT FOUND THEN  -- this backend's first message of the app
+        SELECT t.queued_bytes INTO v_total FROM workflow.add_app_bytes(r.app_id, r.bytes, 0) t;
+      END IF;
+    ELSE
+      v_total := 0;
+    END IF;
+    IF r.biggest > (r.app).max_message_bytes OR v_total > (r.app).max_queued_bytes THEN
+      v_refused := true;
+    END IF;
+    v_apps := v_apps || r.app_id;
+    v_before := v_before || (v_total - r.bytes);
+  END LOOP;
+  IF NOT v_refused THEN
+    RETURN NULL;
+  END IF;
+  -- The row a row-by-row count would have refused: the first too large, or
+  -- the first that takes its app's undelivered bytes past the quota.
+  SELECT f.app, f.payload_bytes, f.too_big, f.running INTO r
+    FROM (SELECT a AS app, x.message_seq, x.payload_bytes, x.payload_bytes > a.max_message_bytes AS too_big,
+                 x.status IN ('queued', 'held', 'claimed') AS counted,
+                 b.before + sum(CASE WHEN x.status IN ('queued', 'held', 'claimed') THEN x.payload_bytes ELSE 0 END)
+                              OVER (PARTITION BY x.app_id ORDER BY x.message_seq) AS running
+            FROM added x
+            JOIN workflow.apps a ON a.app_id = x.app_id
+            JOIN unnest(v_apps, v_before) AS b(app_id, before) ON b.app_id = x.app_id) f
+   WHERE f.too_big OR (f.counted AND f.running > (f.app).max_queued_bytes)
+   ORDER BY f.message_seq LIMIT 1;
+  IF r.too_big THEN
+    PERFORM workflow.refuse('PW413', 'WF_PAYLOAD_TOO_LARGE',
+      format('quota maxMessageBytes exceeded: the message has %s bytes, app %s may enqueue at most %s',
+             r.payload_bytes, (r.app).app_id, (r.app).max_message_bytes),
+      jsonb_build_object('quota', 'maxMessageBytes', 'limit', (r.app).max_message_bytes, 'bytes', r.payload_bytes));
+  END IF;
+  PERFORM workflow.check_queued_bytes(r.app, r.running);
+  RETURN NULL;
+END $$;
+COMMENT ON FUNCTION workflow.count_queued_bytes() IS
+  'Statement trigger on inserts into workflow.messages (every enqueue, POST /queue, a batch, or riding on an event): '
+  'quota maxMessageBytes (413 WF_PAYLOAD_TOO_LARGE), then counts the undelivered messages'' bytes, one counter '
+  'change per app, and enforces maxQueuedBytes (429 WF_QUOTA_EXCEEDED, retryAfter 5). A refusal names the first '
+  'inserted row a row-by-row count would have refused.';
+
+DROP TRIGGER messages_queued_bytes_insert ON workflow.messages;
+CREATE TRIGGER messages_queued_bytes_insert AFTER INSERT ON workflow.messages
+  REFERENCING NEW TABLE AS added
+  FOR EACH STATEMENT EXECUTE FUNCTION workflow.count_queued_bytes();
+
+-- p_count enqueues at once (a batch): counted all, whatever the quota.
+CREATE FUNCTION workflow.count_enqueue(p_app workflow.apps, p_now timestamptz, p_count integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_minute timestamptz := date_trunc('minute', p_now);
+  v_slot smallint := pg_backend_pid() % 8;
+  v_first boolean;
+  v_total bigint;
+BEGIN
+  INSERT INTO workflow.queue_rate AS q (app_id, minute, slot, enqueued)
+  VALUES (p_app.app_id, v_minute, v_slot, p_count)
+  ON CONFLICT (app_id, minute, slot) DO UPDATE SET enqueued = q.enqueued + EXCLUDED.enqueued
+  RETURNING xmax = 0 INTO v_first;
+  IF v_first THEN -- this slot's first enqueue of the minute: drop its older counters
+    DELETE FROM workflow.queue_rate WHERE app_id = p_app.app_id AND slot = v_slot AND minute < v_minute;
+  END IF;
+  SELECT sum(enqueued) INTO v_total FROM workflow.queue_rate WHERE app_id = p_app.app_id AND minute = v_minute;
+  -- enqueue by enqueue, the first (v_total - p_count) + k > limit would be refused
+  RETURN greatest(0, least(p_count, p_app.max_queue_per_minute - (v_total - p_count)))::integer;
+END $$;
+COMMENT ON FUNCTION workflow.count_enqueue(workflow.apps, timestamptz, integer) IS
+  'Counts p_count enqueues (a batch) in the current minute and returns how many of them, in order, were within '
+  'quota maxQueuePerMinute (p_count when all); refuses nothing: the caller refuses through count_enqueue(app, now).';
+
+CREATE OR REPLACE FUNCTION workflow.enqueue_batch(p_app_id text, p_messages jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_max constant integer := 1000;
+  v_app workflow.apps;
+  v_now timestamptz;
+  v_count integer;
+  e record;
+  v_field text;
+  v_delay numeric;
+  v_results jsonb := '[]'::jsonb;
+  v_bad boolean;  -- some entry is malformed
+  v_set boolean;  -- nothing in the batch can merge into a pending wake-up
+  v_fit integer;
+  v_local boolean;
+  v_ulid_time text;
+  v_any_expired boolean;
+  v_answers jsonb[];
+  v_new_at integer[];
+  v_new_id text[];
+  v_due timestamptz;
+  v_wake timestamptz;
+BEGIN
+  v_app := workflow.require_app(p_app_id);
+  IF p_messages IS NULL OR jsonb_typeof(p_messages) <> 'array' THEN
+    PERFORM workflow.refuse('PW400', 'WF_BAD_REQUEST', 'messages must be an array');
+  END IF;
+  v_count := jsonb_array_length(p_messages);
+  IF v_count = 0 OR v_count > v_max THEN
+    PERFORM workflow.refuse('PW400', 'WF_BAD_REQUEST',
+      format('messages must hold 1 to %s entries, not %s', v_max, v_count), jsonb_build_object('limit', v_max));
+  END IF;
+  -- One pass decides whether every entry is well formed (then the loop below,
+  -- which names the first bad one, is skipped) and whether any could merge
+  -- into a pending wake-up: a keyless workflow message that is not a DevKit 5 step.
+  SELECT bool_or((jsonb_typeof(m.v) = 'object'
+                  AND jsonb_typeof(m.v -> 'queueName') = 'string'
+                  AND (m.v ->> 'queueName') ~ '^__(?:[a-z][a-z0-9]*_)?wkf_(workflow|step)_.'
+                  AND jsonb_typeof(m.v -> 'message') = 'object'
+                  AND (coalesce(m.v -> 'deploymentId', 'null') = 'null'
+                       OR (jsonb_typeof(m.v -> 'deploymentId') = 'string' AND m.v ->> 'deploymentId' <> ''))
+                  AND (coalesce(m.v -> 'idempotencyKey', 'null') = 'null'
+                       OR (jsonb_typeof(m.v -> 'idempotencyKey') = 'string' AND m.v ->> 'idempotencyKey' <> ''))
+                  AND (coalesce(m.v -> 'delaySeconds', 'null') = 'null'
+                       OR CASE WHEN jsonb_typeof(m.v -> 'delaySeconds') = 'number'
+                               THEN (m.v ->> 'delaySeconds')::numeric BETWEEN 0 AND 315360000 ELSE false END))
+                 IS NOT TRUE),
+         bool_and(m.v ->> 'idempotencyKey' IS NOT NULL OR (m.v ->> 'queueName') !~ '^__(?:[a-z][a-z0-9]*_)?wkf_workflow_'
+                  OR jsonb_typeof(m.v -> 'message' -> 'stepId') IS NOT DISTINCT FROM 'string')
+    INTO v_bad, v_set
+    FROM jsonb_array_elements(p_messages) m(v);
+  FOR e IN SELECT m.value AS v, m.ordinality - 1 AS i FROM jsonb_array_elements(p_messages) WITH ORDINALITY m
+            WHERE v_bad LOOP
+    v_field := format('messages[%s]', e.i);
+    IF jsonb_typeof(e.v) <> 'object' THEN
+      PERFORM workflow.refuse('PW400', 'WF_BAD_REQUEST', format('%s must be an object', v_field),
+                              jsonb_build_object('index', e.i));
+    ELSIF jsonb_typeof(e.v -> 'queueName') IS DISTINCT FROM 'string'
+          OR (e.v ->> 'queueName') !~ '^__(?:[a-z][a-z0-9]*_)?wkf_(workflow|step)_.' THEN
+      PERFORM workflow.refuse('PW400', 'WF_INVALID_QUEUE_NAME',
+        format('%s.queueName must be __wkf_workflow_<name> or __wkf_step_<name> (optionally __<namespace>_wkf_...)',
+               v_field), jsonb_build_object('index', e.i));
+    ELSIF jsonb_typeof(e.v -> 'message') IS DISTINCT FROM 'object' THEN
+      PERFORM workflow.refuse('PW400', 'WF_INVALID_MESSAGE', format('%s.message must be a JSON object', v_field),
+                              jsonb_build_object('index', e.i));
+    END IF;
+    FOREACH v_field IN ARRAY ARRAY['deploymentId', 'idempotencyKey'] LOOP
+      IF e.v ? v_field AND e.v -> v_field <> 'null'::jsonb
+         AND (jsonb_typeof(e.v -> v_field) <> 'string' OR e.v ->> v_field = '') THEN
+        PERFORM workflow.refuse('PW400',
+          CASE v_field WHEN 'deploymentId' THEN 'WF_INVALID_DEPLOYMENT_ID' ELSE 'WF_INVALID_IDEMPOTENCY_KEY' END,
+          format('messages[%s].%s must be a non-empty string', e.i, v_field), jsonb_build_object('index', e.i));
+      END IF;
+    END LOOP;
+    IF e.v ? 'delaySeconds' AND e.v -> 'delaySeconds' <> 'null'::jsonb THEN
+      v_delay := CASE WHEN jsonb_typeof(e.v -> 'delaySeconds') = 'number' THEN (e.v ->> 'delaySeconds')::numeric END;
+      IF v_delay IS NULL OR v_delay < 0 OR v_delay > 315360000 THEN
+        PERFORM workflow.refuse('PW400', 'WF_INVALID_DELAY',
+          format('messages[%s].delaySeconds must be a number between 0 and 315360000', e.i),
+          jsonb_build_object('index', e.i));
+      END IF;
+    END IF;
+  END LOOP;
+
+  IF NOT v_set THEN
+    -- In order, each as POST /queue would queue it; results answer in the same order.
+    FOR e IN SELECT m.value AS v FROM jsonb_array_elements(p_messages) WITH ORDINALITY m ORDER BY m.ordinality LOOP
+      v_results := v_results || jsonb_build_array(workflow.enqueue(
+        p_app_id, e.v ->> 'queueName', e.v -> 'message', e.v ->> 'deploymentId', e.v ->> 'idempotencyKey',
+        (e.v ->> 'delaySeconds')::numeric));
+    END LOOP;
+    RETURN jsonb_build_object('results', v_results);
+  END IF;
+
+  -- One statement for all, each stored as enqueue would store it. Every entry
+  -- counts against the rate quota (a repeated key too); the entries past it
+  -- are not stored, then refused below.
+  v_now := clock_timestamp();
+  v_fit := workflow.count_enqueue(v_app, v_now, v_count);
+  -- No deploymentId: the handlers registered without a version if the app has any, else "local".
+  v_local := NOT EXISTS (SELECT 1 FROM workflow.handlers WHERE app_id = p_app_id AND deployment_version IS NULL);
+  v_ulid_time := left(workflow.ulid(v_now), 10);
+  v_any_expired := EXISTS (SELECT 1 FROM workflow.deployment_versions
+                            WHERE app_id = p_app_id AND expired_at IS NOT NULL);
+  v_answers := array_fill(NULL::jsonb, ARRAY[v_fit]);
+  WHILE array_position(v_answers, NULL) IS NOT NULL LOOP  -- again only for a key purged meanwhile
+    WITH src AS MATERIALIZED (
+      -- a ULID of v_now: its time once, then 80 random bits per message (base64
+      -- of 12 random bytes of a v4 UUID, 6 bits a character, folded onto Crockford's 32)
+      SELECT m.ordinality::integer AS i, m.value AS v,
+             'msg_' || v_ulid_time || translate(encode(substring(u.b FROM 1 FOR 6) || substring(u.b FROM 11 FOR 6),
+                                                      'base64'),
+               'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+               '0123456789ABCDEFGHJKMNPQRSTVWXYZ0123456789ABCDEFGHJKMNPQRSTVWXYZ') AS id,
+             substring(m.value ->> 'queueName' FROM '^__(?:[a-z][a-z0-9]*_)?wkf_(workflow|step)_.') AS queue_kind,
+             coalesce(m.value ->> 'deploymentId', CASE WHEN v_local THEN 'local' END) AS deployment
+        FROM jsonb_array_elements(p_messages) WITH ORDINALITY m
+       CROSS JOIN LATERAL (SELECT uuid_send(gen_random_uuid()) AS b OFFSET 0) u
+       WHERE m.ordinality <= v_fit AND v_answers[m.ordinality] IS NULL
+    ), x AS MATERIALIZED (  -- each entry's version looked up once, and only if the app has expired any
+      SELECT s.*, v_any_expired AND EXISTS (
+               SELECT 1 FROM workflow.deployment_versions dv
+                WHERE dv.app_id = p_app_id AND dv.deployment_id = s.deployment AND dv.expired_at IS NOT NULL) AS expired
+        FROM src s
+    ), ins AS (
+      INSERT INTO workflow.messages AS m (app_id, message_id, queue_name, kind, run_id, deployment_id, idempotency_key,
+                                          payload, status, due_at, created_at, updated_at, dead_at, last_error)
+      SELECT p_app_id, s.id, s.v ->> 'queueName',
+             CASE WHEN s.queue_kind = 'workflow' AND jsonb_typeof(s.v -> 'message' -> 'stepId') = 'string'
+                  THEN 'step' ELSE s.queue_kind END,
+             s.v -> 'message' ->> CASE s.queue_kind WHEN 'workflow' THEN 'runId' ELSE 'workflowRunId' END,
+             s.deployment, s.v ->> 'idempotencyKey', s.v -> 'message',
+             CASE WHEN s.expired THEN 'dead' ELSE 'queued' END,
+             v_now + make_interval(secs => coalesce((s.v ->> 'delaySeconds')::numeric, 0)::double precision),
+             v_now, v_now, CASE WHEN s.expired THEN v_now END, CASE WHEN s.expired THEN 'deployment expired' END
+        FROM x s
+       ORDER BY s.i
+      ON CONFLICT (app_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING m.message_id, m.status, m.due_at)
+    SELECT array_agg(s.i), array_agg(s.id), min(ins.due_at) FILTER (WHERE ins.status = 'queued')
+      INTO v_new_at, v_new_id, v_due
+      FROM src s JOIN ins ON ins.message_id = s.id;
+    v_wake := least(v_wake, v_due);
+    -- The inserted entries answer created; the others (a key stored before,
+    -- or earlier in the batch) the message holding their key, as enqueue does.
+    SELECT array_agg(coalesce(v_answers[g.i],
+             CASE WHEN n.id IS NOT NULL THEN jsonb_build_object('messageId', n.id, 'created', true)
+                  ELSE (SELECT jsonb_build_object('messageId', k.message_id, 'created', false)
+                          FROM workflow.messages k
+                         WHERE k.app_id = p_app_id AND k.idempotency_key = p_messages -> (g.i - 1) ->> 'idempotencyKey')
+             END) ORDER BY g.i)
+      INTO v_answers
+      FROM generate_series(1, v_fit) g(i)
+      LEFT JOIN unnest(v_new_at, v_new_id) AS n(i, id) ON n.i = g.i;
+  END LOOP;
+  IF v_fit < v_count THEN
+    PERFORM workflow.count_enqueue(v_app, v_now);  -- past maxQueuePerMinute: refuses as enqueue does
+  END IF;
+  PERFORM workflow.notify_queue(v_wake);
+  RETURN jsonb_build_object('results', to_jsonb(v_answers));
+END $$;
+COMMENT ON FUNCTION workflow.enqueue_batch(text, jsonb) IS
+  'queueBatch: 1-1000 messages [{queueName, message, deploymentId?, idempotencyKey?, delaySeconds?}] queued in order '
+  'as workflow.enqueue would queue them, in one transaction: {results: [{messageId, created}]} in input order. A '
+  'malformed entry is refused (400 naming messages[i]) before anything is queued; any refusal (e.g. a quota) queues '
+  'nothing. A batch without keyless workflow messages (steps, or keyed) is stored by one statement, the rate quota '
+  'counted once for all entries and one NOTIFY.';
+SELECT workflow.expose_api('workflow.enqueue_batch(text, jsonb)');
+SELECT workflow.expose_internal('workflow.count_enqueue(workflow.apps, timestamptz, integer)');
+
+COMMIT;
