@@ -169,8 +169,8 @@ DECLARE
   v_ulid_time text;
   v_any_expired boolean;
   v_answers jsonb[];
-  v_new_at integer[];
-  v_new_id text[];
+  v_ids text[];   -- the id each entry was given
+  v_new jsonb;    -- the ids inserted: {id: true}
   v_due timestamptz;
   v_wake timestamptz;
 BEGIN
@@ -258,20 +258,21 @@ BEGIN
   v_answers := array_fill(NULL::jsonb, ARRAY[v_fit]);
   WHILE array_position(v_answers, NULL) IS NOT NULL LOOP  -- again only for a key purged meanwhile
     WITH src AS MATERIALIZED (
-      -- a ULID of v_now: its time once, then 80 random bits per message (base64
-      -- of 12 random bytes of a v4 UUID, 6 bits a character, folded onto Crockford's 32)
-      SELECT m.ordinality::integer AS i, m.value AS v,
-             'msg_' || v_ulid_time || translate(encode(substring(u.b FROM 1 FOR 6) || substring(u.b FROM 11 FOR 6),
-                                                      'base64'),
-               'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
-               '0123456789ABCDEFGHJKMNPQRSTVWXYZ0123456789ABCDEFGHJKMNPQRSTVWXYZ') AS id,
+      SELECT m.ordinality::integer AS i, m.value AS v, uuid_send(gen_random_uuid()) AS r,
              substring(m.value ->> 'queueName' FROM '^__(?:[a-z][a-z0-9]*_)?wkf_(workflow|step)_.') AS queue_kind,
              coalesce(m.value ->> 'deploymentId', CASE WHEN v_local THEN 'local' END) AS deployment
         FROM jsonb_array_elements(p_messages) WITH ORDINALITY m
-       CROSS JOIN LATERAL (SELECT uuid_send(gen_random_uuid()) AS b OFFSET 0) u
-       WHERE m.ordinality <= v_fit AND v_answers[m.ordinality] IS NULL
-    ), x AS MATERIALIZED (  -- each entry's version looked up once, and only if the app has expired any
-      SELECT s.*, v_any_expired AND EXISTS (
+       WHERE m.ordinality <= v_fit
+    ), x AS MATERIALIZED (
+      -- the id: a ULID of v_now, its time once, then 80 random bits (base64 of 12
+      -- random bytes of the v4 UUID r, 6 bits a character folded onto Crockford's 32);
+      -- each entry's version looked up once, and only if the app has expired any
+      SELECT s.i, s.v, s.queue_kind, s.deployment,
+             'msg_' || v_ulid_time || translate(encode(substring(s.r FROM 1 FOR 6) || substring(s.r FROM 11 FOR 6),
+                                                      'base64'),
+               'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+               '0123456789ABCDEFGHJKMNPQRSTVWXYZ0123456789ABCDEFGHJKMNPQRSTVWXYZ') AS id,
+             v_any_expired AND EXISTS (
                SELECT 1 FROM workflow.deployment_versions dv
                 WHERE dv.app_id = p_app_id AND dv.deployment_id = s.deployment AND dv.expired_at IS NOT NULL) AS expired
         FROM src s
@@ -287,24 +288,25 @@ BEGIN
              v_now + make_interval(secs => coalesce((s.v ->> 'delaySeconds')::numeric, 0)::double precision),
              v_now, v_now, CASE WHEN s.expired THEN v_now END, CASE WHEN s.expired THEN 'deployment expired' END
         FROM x s
+       WHERE v_answers[s.i] IS NULL
        ORDER BY s.i
       ON CONFLICT (app_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING m.message_id, m.status, m.due_at)
-    SELECT array_agg(s.i), array_agg(s.id), min(ins.due_at) FILTER (WHERE ins.status = 'queued')
-      INTO v_new_at, v_new_id, v_due
-      FROM src s JOIN ins ON ins.message_id = s.id;
+    -- (no join of the entries with the inserted rows: planned as a nested loop over both)
+    SELECT (SELECT array_agg(s.id ORDER BY s.i) FROM x s), (SELECT jsonb_object_agg(ins.message_id, true) FROM ins),
+           (SELECT min(ins.due_at) FILTER (WHERE ins.status = 'queued') FROM ins)
+      INTO v_ids, v_new, v_due;
     v_wake := least(v_wake, v_due);
     -- The inserted entries answer created; the others (a key stored before,
     -- or earlier in the batch) the message holding their key, as enqueue does.
     SELECT array_agg(coalesce(v_answers[g.i],
-             CASE WHEN n.id IS NOT NULL THEN jsonb_build_object('messageId', n.id, 'created', true)
+             CASE WHEN v_new ? v_ids[g.i] THEN jsonb_build_object('messageId', v_ids[g.i], 'created', true)
                   ELSE (SELECT jsonb_build_object('messageId', k.message_id, 'created', false)
                           FROM workflow.messages k
                          WHERE k.app_id = p_app_id AND k.idempotency_key = p_messages -> (g.i - 1) ->> 'idempotencyKey')
              END) ORDER BY g.i)
       INTO v_answers
-      FROM generate_series(1, v_fit) g(i)
-      LEFT JOIN unnest(v_new_at, v_new_id) AS n(i, id) ON n.i = g.i;
+      FROM generate_series(1, v_fit) g(i);
   END LOOP;
   IF v_fit < v_count THEN
     PERFORM workflow.count_enqueue(v_app, v_now);  -- past maxQueuePerMinute: refuses as enqueue does
