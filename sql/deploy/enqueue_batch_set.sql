@@ -3,11 +3,14 @@
 -- workflow.enqueue once per message (rate-quota upsert, insert) and the insert
 -- trigger updated this backend's byte counter row once per message (each
 -- update of one row in one transaction walks its growing version chain).
---   * The insert trigger is a statement trigger over the inserted rows (NEW
---     TABLE added): the counter row changes once per app and statement. Its
---     refusals are the row trigger's, for the same row: when something is
---     refused, the first row (in insertion order) that the row trigger would
---     have refused is named, the app's earlier rows in the statement counted.
+--   * A batch's insert is counted by enqueue_batch itself, once per app
+--     (count_inserted_bytes over the rows it inserted), while the row trigger
+--     stands aside (the transaction-local setting workflow.batch_insert, on
+--     only around that INSERT; enqueue clears it, so a setting made elsewhere
+--     never stops a single enqueue from being counted). Its refusals are the
+--     row trigger's, for the same row: the first row (in insertion order) that
+--     the row trigger would have refused is named, the app's earlier rows in
+--     the batch counted. Every other insert keeps the row trigger.
 --   * enqueue_batch queues a batch that nothing in it could merge into a
 --     pending wake-up (every entry a step, DevKit 5 steps included, or with an
 --     idempotency key) with one INSERT ... SELECT, counts the rate quota once
@@ -16,46 +19,12 @@
 --     as the entry-by-entry loop (the entries past the rate quota are not
 --     inserted, so an earlier entry's byte refusal wins as it did). A batch
 --     with a keyless workflow message still goes through enqueue one by one.
--- INTERNAL: ulid_encode(bigint, bigint, bigint) (replaced: same result, faster), count_queued_bytes() (replaced: statement trigger), count_enqueue(workflow.apps, timestamptz, integer) (new)
--- API:      enqueue_batch(text, jsonb) (replaced)
+-- INTERNAL: count_inserted_bytes(bigint[]),
+--           count_enqueue(workflow.apps, timestamptz, integer) (new)
+-- API:      enqueue_batch(text, jsonb), enqueue(text, text, jsonb, text, text, numeric) (replaced: clears the setting)
 BEGIN;
 
--- Every message id is a ULID: one expression instead of 26 loop steps (about
--- half the time; the same characters).
-CREATE OR REPLACE FUNCTION workflow.ulid_encode(ms bigint, hi bigint, lo bigint) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-DECLARE
-  alphabet constant text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-BEGIN
-  RETURN substr(alphabet, ((ms >> 45) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 40) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 35) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 30) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 25) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 20) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 15) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 10) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 5) & 31)::int + 1, 1)
-      || substr(alphabet, ((ms >> 0) & 31)::int + 1, 1)
-      || substr(alphabet, ((hi >> 35) & 31)::int + 1, 1)
-      || substr(alphabet, ((hi >> 30) & 31)::int + 1, 1)
-      || substr(alphabet, ((hi >> 25) & 31)::int + 1, 1)
-      || substr(alphabet, ((hi >> 20) & 31)::int + 1, 1)
-      || substr(alphabet, ((hi >> 15) & 31)::int + 1, 1)
-      || substr(alphabet, ((hi >> 10) & 31)::int + 1, 1)
-      || substr(alphabet, ((hi >> 5) & 31)::int + 1, 1)
-      || substr(alphabet, ((hi >> 0) & 31)::int + 1, 1)
-      || substr(alphabet, ((lo >> 35) & 31)::int + 1, 1)
-      || substr(alphabet, ((lo >> 30) & 31)::int + 1, 1)
-      || substr(alphabet, ((lo >> 25) & 31)::int + 1, 1)
-      || substr(alphabet, ((lo >> 20) & 31)::int + 1, 1)
-      || substr(alphabet, ((lo >> 15) & 31)::int + 1, 1)
-      || substr(alphabet, ((lo >> 10) & 31)::int + 1, 1)
-      || substr(alphabet, ((lo >> 5) & 31)::int + 1, 1)
-      || substr(alphabet, ((lo >> 0) & 31)::int + 1, 1);
-END $$;
-
-CREATE OR REPLACE FUNCTION workflow.count_queued_bytes() RETURNS trigger
+CREATE FUNCTION workflow.count_inserted_bytes(p_seqs bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   r record;
@@ -69,7 +38,7 @@ BEGIN
       FROM (SELECT x.app_id, max(x.payload_bytes) AS biggest,
                    coalesce(sum(x.payload_bytes) FILTER (WHERE x.status IN ('queued', 'held', 'claimed')), 0)::bigint
                      AS bytes
-              FROM added x GROUP BY x.app_id) s
+              FROM workflow.messages x WHERE x.message_seq = ANY (p_seqs) GROUP BY x.app_id) s
       JOIN workflow.apps a ON a.app_id = s.app_id
      ORDER BY s.app_id
   LOOP
@@ -93,7 +62,7 @@ BEGIN
     v_before := v_before || (v_total - r.bytes);
   END LOOP;
   IF NOT v_refused THEN
-    RETURN NULL;
+    RETURN;
   END IF;
   -- The row a row-by-row count would have refused: the first too large, or
   -- the first that takes its app's undelivered bytes past the quota.
@@ -102,7 +71,7 @@ BEGIN
                  x.status IN ('queued', 'held', 'claimed') AS counted,
                  b.before + sum(CASE WHEN x.status IN ('queued', 'held', 'claimed') THEN x.payload_bytes ELSE 0 END)
                               OVER (PARTITION BY x.app_id ORDER BY x.message_seq) AS running
-            FROM added x
+            FROM (SELECT * FROM workflow.messages WHERE message_seq = ANY (p_seqs)) x
             JOIN workflow.apps a ON a.app_id = x.app_id
             JOIN unnest(v_apps, v_before) AS b(app_id, before) ON b.app_id = x.app_id) f
    WHERE f.too_big OR (f.counted AND f.running > (f.app).max_queued_bytes)
@@ -114,18 +83,19 @@ BEGIN
       jsonb_build_object('quota', 'maxMessageBytes', 'limit', (r.app).max_message_bytes, 'bytes', r.payload_bytes));
   END IF;
   PERFORM workflow.check_queued_bytes(r.app, r.running);
-  RETURN NULL;
+  RETURN;
 END $$;
-COMMENT ON FUNCTION workflow.count_queued_bytes() IS
-  'Statement trigger on inserts into workflow.messages (every enqueue, POST /queue, a batch, or riding on an event): '
-  'quota maxMessageBytes (413 WF_PAYLOAD_TOO_LARGE), then counts the undelivered messages'' bytes, one counter '
-  'change per app, and enforces maxQueuedBytes (429 WF_QUOTA_EXCEEDED, retryAfter 5). A refusal names the first '
-  'inserted row a row-by-row count would have refused.';
+COMMENT ON FUNCTION workflow.count_inserted_bytes(bigint[]) IS
+  'What the insert trigger (count_queued_bytes) does, for the rows p_seqs that enqueue_batch inserted in one statement '
+  'while it stood aside: quota maxMessageBytes (413 WF_PAYLOAD_TOO_LARGE), then counts the undelivered messages'' '
+  'bytes, one counter change per app, and enforces maxQueuedBytes (429 WF_QUOTA_EXCEEDED, retryAfter 5), naming '
+  'the first row the row trigger would have refused.';
 
+-- The row trigger stands aside only while enqueue_batch inserts (and counts) a batch.
 DROP TRIGGER messages_queued_bytes_insert ON workflow.messages;
 CREATE TRIGGER messages_queued_bytes_insert AFTER INSERT ON workflow.messages
-  REFERENCING NEW TABLE AS added
-  FOR EACH STATEMENT EXECUTE FUNCTION workflow.count_queued_bytes();
+  FOR EACH ROW WHEN (current_setting('workflow.batch_insert', true) IS DISTINCT FROM 'on')
+  EXECUTE FUNCTION workflow.count_queued_bytes();
 
 -- p_count enqueues at once (a batch): counted all, whatever the quota.
 CREATE FUNCTION workflow.count_enqueue(p_app workflow.apps, p_now timestamptz, p_count integer) RETURNS integer
@@ -151,6 +121,106 @@ COMMENT ON FUNCTION workflow.count_enqueue(workflow.apps, timestamptz, integer) 
   'Counts p_count enqueues (a batch) in the current minute and returns how many of them, in order, were within '
   'quota maxQueuePerMinute (p_count when all); refuses nothing: the caller refuses through count_enqueue(app, now).';
 
+CREATE OR REPLACE FUNCTION workflow.enqueue(
+  p_app_id text, p_queue_name text, p_message jsonb, p_deployment_id text DEFAULT NULL,
+  p_idempotency_key text DEFAULT NULL, p_delay_seconds numeric DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  v_app workflow.apps := workflow.require_app(p_app_id);
+  v_now timestamptz := clock_timestamp();
+  v_kind text := substring(p_queue_name FROM '^__(?:[a-z][a-z0-9]*_)?wkf_(workflow|step)_.');
+  v_run_id text;
+  v_deployment text := p_deployment_id;
+  v_expired boolean;
+  v_id text;
+  v_created boolean;
+  v_status text;
+  v_due timestamptz;
+  -- The row trigger counts this message's bytes unless workflow.batch_insert
+  -- is on, which only enqueue_batch's own insert may have: clear it (an
+  -- initialiser, evaluated without a query).
+  v_batch_insert text := set_config('workflow.batch_insert', '', true);
+BEGIN
+  IF v_kind IS NULL THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_QUEUE_NAME',
+      format('invalid queueName %L: expected __wkf_workflow_<name> or __wkf_step_<name> (optionally __<namespace>_wkf_...)',
+             p_queue_name));
+  END IF;
+  IF p_message IS NULL OR jsonb_typeof(p_message) <> 'object' THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_MESSAGE', 'message must be a JSON object');
+  END IF;
+  IF p_delay_seconds IS NOT NULL AND (p_delay_seconds = 'NaN' OR p_delay_seconds < 0 OR p_delay_seconds > 315360000) THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_DELAY', format('delaySeconds must be between 0 and 315360000, not %s', p_delay_seconds));
+  END IF;
+  IF p_deployment_id = '' THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_DEPLOYMENT_ID', 'deploymentId must not be empty');
+  END IF;
+  IF p_idempotency_key = '' THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_IDEMPOTENCY_KEY', 'idempotencyKey must not be empty');
+  END IF;
+  PERFORM workflow.count_enqueue(v_app, v_now);
+
+  v_run_id := p_message ->> CASE v_kind WHEN 'workflow' THEN 'runId' ELSE 'workflowRunId' END;
+  -- DevKit 5 sends a run's steps on its workflow queue, marked by stepId. Stored as step-kind messages of the
+  -- run, they escape the per-run serialisation and the wake-up coalescing meant for the run's orchestration
+  -- messages, and go to the handler's step URL (the flow URL for a handler registered without one).
+  IF v_kind = 'workflow' AND jsonb_typeof(p_message -> 'stepId') = 'string' THEN
+    v_kind := 'step';
+  END IF;
+  -- No deploymentId: the handlers registered without a version if the app has any, else "local".
+  IF v_deployment IS NULL AND NOT EXISTS (
+       SELECT 1 FROM workflow.handlers WHERE app_id = p_app_id AND deployment_version IS NULL) THEN
+    v_deployment := 'local';
+  END IF;
+  v_expired := EXISTS (SELECT 1 FROM workflow.deployment_versions
+                        WHERE app_id = p_app_id AND deployment_id = v_deployment AND expired_at IS NOT NULL);
+  v_due := v_now + make_interval(secs => coalesce(p_delay_seconds, 0)::double precision);
+
+  IF p_idempotency_key IS NOT NULL THEN
+    -- A key names one message per app: a repeat answers the existing one.
+    LOOP
+      INSERT INTO workflow.messages AS m (app_id, message_id, queue_name, kind, run_id, deployment_id, idempotency_key,
+                                          payload, status, due_at, created_at, updated_at, dead_at, last_error)
+      VALUES (p_app_id, 'msg_' || workflow.ulid(v_now), p_queue_name, v_kind, v_run_id, v_deployment, p_idempotency_key,
+              p_message, CASE WHEN v_expired THEN 'dead' ELSE 'queued' END, v_due, v_now, v_now,
+              CASE WHEN v_expired THEN v_now END, CASE WHEN v_expired THEN 'deployment expired' END)
+      ON CONFLICT (app_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING m.message_id, m.status, m.due_at INTO v_id, v_status, v_due;
+      IF FOUND THEN
+        v_created := true;
+        EXIT;
+      END IF;
+      SELECT message_id INTO v_id FROM workflow.messages WHERE app_id = p_app_id AND idempotency_key = p_idempotency_key;
+      IF FOUND THEN
+        RETURN jsonb_build_object('messageId', v_id, 'created', false);
+      END IF; -- purged meanwhile: insert after all
+    END LOOP;
+  ELSIF v_kind = 'workflow' AND v_run_id IS NOT NULL AND NOT v_expired THEN
+    -- A wake-up for a run that already has one pending merges into it.
+    PERFORM workflow.lock_run(p_app_id, v_run_id);
+    INSERT INTO workflow.messages AS m (app_id, message_id, queue_name, kind, run_id, deployment_id,
+                                        payload, status, due_at, created_at, updated_at)
+    VALUES (p_app_id, 'msg_' || workflow.ulid(v_now), p_queue_name, v_kind, v_run_id, v_deployment,
+            p_message, 'queued', v_due, v_now, v_now)
+    ON CONFLICT (app_id, run_id) WHERE kind = 'workflow' AND idempotency_key IS NULL AND status IN ('queued', 'held')
+    DO UPDATE SET payload = m.payload || EXCLUDED.payload, due_at = least(m.due_at, EXCLUDED.due_at), updated_at = v_now
+    RETURNING m.message_id, xmax = 0, m.status, m.due_at INTO v_id, v_created, v_status, v_due;
+  ELSE
+    INSERT INTO workflow.messages AS m (app_id, message_id, queue_name, kind, run_id, deployment_id,
+                                        payload, status, due_at, created_at, updated_at, dead_at, last_error)
+    VALUES (p_app_id, 'msg_' || workflow.ulid(v_now), p_queue_name, v_kind, v_run_id, v_deployment,
+            p_message, CASE WHEN v_expired THEN 'dead' ELSE 'queued' END, v_due, v_now, v_now,
+            CASE WHEN v_expired THEN v_now END, CASE WHEN v_expired THEN 'deployment expired' END)
+    RETURNING m.message_id, true, m.status, m.due_at INTO v_id, v_created, v_status, v_due;
+  END IF;
+
+  IF v_status = 'queued' THEN
+    PERFORM workflow.notify_queue(v_due);
+  END IF;
+  RETURN jsonb_build_object('messageId', v_id, 'created', v_created);
+END $$;
+SELECT workflow.expose_api('workflow.enqueue(text, text, jsonb, text, text, numeric)');
+
 CREATE OR REPLACE FUNCTION workflow.enqueue_batch(p_app_id text, p_messages jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -173,6 +243,8 @@ DECLARE
   v_new jsonb;    -- the ids inserted: {id: true}
   v_due timestamptz;
   v_wake timestamptz;
+  v_seqs bigint[] := '{}';  -- the rows inserted, counted at the end
+  v_added bigint[];
 BEGIN
   v_app := workflow.require_app(p_app_id);
   IF p_messages IS NULL OR jsonb_typeof(p_messages) <> 'array' THEN
@@ -256,6 +328,7 @@ BEGIN
   v_any_expired := EXISTS (SELECT 1 FROM workflow.deployment_versions
                             WHERE app_id = p_app_id AND expired_at IS NOT NULL);
   v_answers := array_fill(NULL::jsonb, ARRAY[v_fit]);
+  PERFORM set_config('workflow.batch_insert', 'on', true);  -- the row trigger stands aside: counted below
   WHILE array_position(v_answers, NULL) IS NOT NULL LOOP  -- again only for a key purged meanwhile
     WITH src AS MATERIALIZED (
       SELECT m.ordinality::integer AS i, m.value AS v, uuid_send(gen_random_uuid()) AS r,
@@ -291,11 +364,13 @@ BEGIN
        WHERE v_answers[s.i] IS NULL
        ORDER BY s.i
       ON CONFLICT (app_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-      RETURNING m.message_id, m.status, m.due_at)
+      RETURNING m.message_seq, m.message_id, m.status, m.due_at)
     -- (no join of the entries with the inserted rows: planned as a nested loop over both)
     SELECT (SELECT array_agg(s.id ORDER BY s.i) FROM x s), (SELECT jsonb_object_agg(ins.message_id, true) FROM ins),
-           (SELECT min(ins.due_at) FILTER (WHERE ins.status = 'queued') FROM ins)
-      INTO v_ids, v_new, v_due;
+           (SELECT min(ins.due_at) FILTER (WHERE ins.status = 'queued') FROM ins),
+           (SELECT coalesce(array_agg(ins.message_seq), '{}') FROM ins)
+      INTO v_ids, v_new, v_due, v_added;
+    v_seqs := v_seqs || v_added;
     v_wake := least(v_wake, v_due);
     -- The inserted entries answer created; the others (a key stored before,
     -- or earlier in the batch) the message holding their key, as enqueue does.
@@ -308,6 +383,8 @@ BEGIN
       INTO v_answers
       FROM generate_series(1, v_fit) g(i);
   END LOOP;
+  PERFORM set_config('workflow.batch_insert', '', true);
+  PERFORM workflow.count_inserted_bytes(v_seqs);
   IF v_fit < v_count THEN
     PERFORM workflow.count_enqueue(v_app, v_now);  -- past maxQueuePerMinute: refuses as enqueue does
   END IF;
@@ -321,6 +398,7 @@ COMMENT ON FUNCTION workflow.enqueue_batch(text, jsonb) IS
   'nothing. A batch without keyless workflow messages (steps, or keyed) is stored by one statement, the rate quota '
   'counted once for all entries and one NOTIFY.';
 SELECT workflow.expose_api('workflow.enqueue_batch(text, jsonb)');
-SELECT workflow.expose_internal('workflow.count_enqueue(workflow.apps, timestamptz, integer)');
+SELECT workflow.expose_internal(f::regprocedure) FROM unnest(ARRAY[
+  'workflow.count_enqueue(workflow.apps, timestamptz, integer)', 'workflow.count_inserted_bytes(bigint[])']) f;
 
 COMMIT;

@@ -1,26 +1,6 @@
 -- Revert pg-workflow:enqueue_batch_set
 BEGIN;
 
--- ulid_encode as change schema made it.
-CREATE OR REPLACE FUNCTION workflow.ulid_encode(ms bigint, hi bigint, lo bigint) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-DECLARE
-  alphabet constant text := '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-  out text := '';
-  i int;
-BEGIN
-  FOR i IN REVERSE 9..0 LOOP
-    out := out || substr(alphabet, ((ms >> (5 * i)) & 31)::int + 1, 1);
-  END LOOP;
-  FOR i IN REVERSE 7..0 LOOP
-    out := out || substr(alphabet, ((hi >> (5 * i)) & 31)::int + 1, 1);
-  END LOOP;
-  FOR i IN REVERSE 7..0 LOOP
-    out := out || substr(alphabet, ((lo >> (5 * i)) & 31)::int + 1, 1);
-  END LOOP;
-  RETURN out;
-END $$;
-
 -- enqueue_batch as change devkit5_queue left it: each entry through enqueue.
 CREATE OR REPLACE FUNCTION workflow.enqueue_batch(p_app_id text, p_messages jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -88,42 +68,106 @@ SELECT workflow.expose_api('workflow.enqueue_batch(text, jsonb)');
 
 DROP FUNCTION workflow.count_enqueue(workflow.apps, timestamptz, integer);
 
--- The row trigger of change claim_snapshot_plans.
-DROP TRIGGER messages_queued_bytes_insert ON workflow.messages;
-CREATE OR REPLACE FUNCTION workflow.count_queued_bytes() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- enqueue as change devkit5_queue left it.
+CREATE OR REPLACE FUNCTION workflow.enqueue(
+  p_app_id text, p_queue_name text, p_message jsonb, p_deployment_id text DEFAULT NULL,
+  p_idempotency_key text DEFAULT NULL, p_delay_seconds numeric DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-  a workflow.apps;
-  v_total bigint;
+  v_app workflow.apps := workflow.require_app(p_app_id);
+  v_now timestamptz := clock_timestamp();
+  v_kind text := substring(p_queue_name FROM '^__(?:[a-z][a-z0-9]*_)?wkf_(workflow|step)_.');
+  v_run_id text;
+  v_deployment text := p_deployment_id;
+  v_expired boolean;
+  v_id text;
+  v_created boolean;
+  v_status text;
+  v_due timestamptz;
 BEGIN
-  SELECT * INTO a FROM workflow.apps WHERE app_id = NEW.app_id;
-  IF NEW.payload_bytes > a.max_message_bytes THEN
-    PERFORM workflow.refuse('PW413', 'WF_PAYLOAD_TOO_LARGE',
-      format('quota maxMessageBytes exceeded: the message has %s bytes, app %s may enqueue at most %s',
-             NEW.payload_bytes, NEW.app_id, a.max_message_bytes),
-      jsonb_build_object('quota', 'maxMessageBytes', 'limit', a.max_message_bytes, 'bytes', NEW.payload_bytes));
+  IF v_kind IS NULL THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_QUEUE_NAME',
+      format('invalid queueName %L: expected __wkf_workflow_<name> or __wkf_step_<name> (optionally __<namespace>_wkf_...)',
+             p_queue_name));
   END IF;
-  IF NEW.status IN ('queued', 'held', 'claimed') THEN
-    -- This backend's row, whose RETURNING sums the app's rows as they were
-    -- before it (so the total adds this message once).
-    UPDATE workflow.app_byte_usage AS u SET queued_bytes = u.queued_bytes + NEW.payload_bytes
-     WHERE u.app_id = NEW.app_id AND u.backend_pid = pg_backend_pid()
-    RETURNING (SELECT sum(t.queued_bytes) FROM workflow.app_byte_usage t WHERE t.app_id = NEW.app_id)
-              + NEW.payload_bytes
-      INTO v_total;
-    IF NOT FOUND THEN  -- this backend's first message of the app
-      SELECT t.queued_bytes INTO v_total FROM workflow.add_app_bytes(NEW.app_id, NEW.payload_bytes, 0) t;
-    END IF;
-    IF v_total > a.max_queued_bytes THEN
-      PERFORM workflow.check_queued_bytes(a, v_total);
-    END IF;
+  IF p_message IS NULL OR jsonb_typeof(p_message) <> 'object' THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_MESSAGE', 'message must be a JSON object');
   END IF;
-  RETURN NULL;
+  IF p_delay_seconds IS NOT NULL AND (p_delay_seconds = 'NaN' OR p_delay_seconds < 0 OR p_delay_seconds > 315360000) THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_DELAY', format('delaySeconds must be between 0 and 315360000, not %s', p_delay_seconds));
+  END IF;
+  IF p_deployment_id = '' THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_DEPLOYMENT_ID', 'deploymentId must not be empty');
+  END IF;
+  IF p_idempotency_key = '' THEN
+    PERFORM workflow.refuse('PW400', 'WF_INVALID_IDEMPOTENCY_KEY', 'idempotencyKey must not be empty');
+  END IF;
+  PERFORM workflow.count_enqueue(v_app, v_now);
+
+  v_run_id := p_message ->> CASE v_kind WHEN 'workflow' THEN 'runId' ELSE 'workflowRunId' END;
+  -- DevKit 5 sends a run's steps on its workflow queue, marked by stepId. Stored as step-kind messages of the
+  -- run, they escape the per-run serialisation and the wake-up coalescing meant for the run's orchestration
+  -- messages, and go to the handler's step URL (the flow URL for a handler registered without one).
+  IF v_kind = 'workflow' AND jsonb_typeof(p_message -> 'stepId') = 'string' THEN
+    v_kind := 'step';
+  END IF;
+  -- No deploymentId: the handlers registered without a version if the app has any, else "local".
+  IF v_deployment IS NULL AND NOT EXISTS (
+       SELECT 1 FROM workflow.handlers WHERE app_id = p_app_id AND deployment_version IS NULL) THEN
+    v_deployment := 'local';
+  END IF;
+  v_expired := EXISTS (SELECT 1 FROM workflow.deployment_versions
+                        WHERE app_id = p_app_id AND deployment_id = v_deployment AND expired_at IS NOT NULL);
+  v_due := v_now + make_interval(secs => coalesce(p_delay_seconds, 0)::double precision);
+
+  IF p_idempotency_key IS NOT NULL THEN
+    -- A key names one message per app: a repeat answers the existing one.
+    LOOP
+      INSERT INTO workflow.messages AS m (app_id, message_id, queue_name, kind, run_id, deployment_id, idempotency_key,
+                                          payload, status, due_at, created_at, updated_at, dead_at, last_error)
+      VALUES (p_app_id, 'msg_' || workflow.ulid(v_now), p_queue_name, v_kind, v_run_id, v_deployment, p_idempotency_key,
+              p_message, CASE WHEN v_expired THEN 'dead' ELSE 'queued' END, v_due, v_now, v_now,
+              CASE WHEN v_expired THEN v_now END, CASE WHEN v_expired THEN 'deployment expired' END)
+      ON CONFLICT (app_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING m.message_id, m.status, m.due_at INTO v_id, v_status, v_due;
+      IF FOUND THEN
+        v_created := true;
+        EXIT;
+      END IF;
+      SELECT message_id INTO v_id FROM workflow.messages WHERE app_id = p_app_id AND idempotency_key = p_idempotency_key;
+      IF FOUND THEN
+        RETURN jsonb_build_object('messageId', v_id, 'created', false);
+      END IF; -- purged meanwhile: insert after all
+    END LOOP;
+  ELSIF v_kind = 'workflow' AND v_run_id IS NOT NULL AND NOT v_expired THEN
+    -- A wake-up for a run that already has one pending merges into it.
+    PERFORM workflow.lock_run(p_app_id, v_run_id);
+    INSERT INTO workflow.messages AS m (app_id, message_id, queue_name, kind, run_id, deployment_id,
+                                        payload, status, due_at, created_at, updated_at)
+    VALUES (p_app_id, 'msg_' || workflow.ulid(v_now), p_queue_name, v_kind, v_run_id, v_deployment,
+            p_message, 'queued', v_due, v_now, v_now)
+    ON CONFLICT (app_id, run_id) WHERE kind = 'workflow' AND idempotency_key IS NULL AND status IN ('queued', 'held')
+    DO UPDATE SET payload = m.payload || EXCLUDED.payload, due_at = least(m.due_at, EXCLUDED.due_at), updated_at = v_now
+    RETURNING m.message_id, xmax = 0, m.status, m.due_at INTO v_id, v_created, v_status, v_due;
+  ELSE
+    INSERT INTO workflow.messages AS m (app_id, message_id, queue_name, kind, run_id, deployment_id,
+                                        payload, status, due_at, created_at, updated_at, dead_at, last_error)
+    VALUES (p_app_id, 'msg_' || workflow.ulid(v_now), p_queue_name, v_kind, v_run_id, v_deployment,
+            p_message, CASE WHEN v_expired THEN 'dead' ELSE 'queued' END, v_due, v_now, v_now,
+            CASE WHEN v_expired THEN v_now END, CASE WHEN v_expired THEN 'deployment expired' END)
+    RETURNING m.message_id, true, m.status, m.due_at INTO v_id, v_created, v_status, v_due;
+  END IF;
+
+  IF v_status = 'queued' THEN
+    PERFORM workflow.notify_queue(v_due);
+  END IF;
+  RETURN jsonb_build_object('messageId', v_id, 'created', v_created);
 END $$;
-COMMENT ON FUNCTION workflow.count_queued_bytes() IS
-  'Trigger on inserts into workflow.messages (every enqueue, POST /queue or riding on an event): quota '
-  'maxMessageBytes (413 WF_PAYLOAD_TOO_LARGE), then counts an undelivered message''s bytes and enforces '
-  'maxQueuedBytes (429 WF_QUOTA_EXCEEDED, retryAfter 5).';
+SELECT workflow.expose_api('workflow.enqueue(text, text, jsonb, text, text, numeric)');
+
+-- The row trigger of change claim_snapshot_plans, for every insert.
+DROP FUNCTION workflow.count_inserted_bytes(bigint[]);
+DROP TRIGGER messages_queued_bytes_insert ON workflow.messages;
 CREATE TRIGGER messages_queued_bytes_insert AFTER INSERT ON workflow.messages
   FOR EACH ROW EXECUTE FUNCTION workflow.count_queued_bytes();
 

@@ -4,13 +4,13 @@
 -- for the whole batch, counters equal to the stored bytes; the insert trigger
 -- is per statement and refuses the row a row trigger would have refused.
 BEGIN;
-SELECT plan(28);
+SELECT plan(32);
 
-SELECT is((SELECT (tgtype::integer & 1) = 0 AND tgnewtable = 'added' FROM pg_trigger
+SELECT is((SELECT (tgtype::integer & 1) = 1 FROM pg_trigger
             WHERE tgrelid = 'workflow.messages'::regclass AND tgname = 'messages_queued_bytes_insert'),
-          true, 'the insert counter is a statement trigger over the inserted rows');
-SELECT is(workflow.ulid_encode(1700000000000, 123456789012, 987654321098), '01HF7YAT003JZ9J6GMWQTCHWYA',
-          'ulid_encode gives the same characters as before');
+          true, 'inserts are counted by the row trigger');
+SELECT ok(to_regprocedure('workflow.count_inserted_bytes(bigint[])') IS NOT NULL,
+          'and a batch by count_inserted_bytes');
 
 SELECT workflow.ensure_app('ebs');
 SELECT set_config('workflow.app_id', 'ebs', true);
@@ -31,6 +31,8 @@ SELECT workflow.enqueue_batch('ebs', jsonb_build_array(
 \gset ebs_
 SELECT is(ARRAY(SELECT r ->> 'created' FROM jsonb_array_elements(:'ebs_res'::jsonb) r),
           ARRAY['true', 'true', 'false', 'false', 'true'], 'answers in input order, created for the inserted ones');
+SELECT is(coalesce(current_setting('workflow.batch_insert', true), ''), '',
+          'the batch turns the statement trigger''s setting off again');
 SELECT is(:'ebs_res'::jsonb #>> '{2,messageId}', :'ebs_old', 'a key stored before answers its message');
 SELECT is(:'ebs_res'::jsonb #>> '{3,messageId}', :'ebs_res'::jsonb #>> '{1,messageId}',
           'a key repeated in the batch answers the first one');
@@ -139,22 +141,44 @@ SELECT workflow.set_quotas('ebs', format('{"maxQueuePerMinute": %s}',
 SELECT is(workflow.count_enqueue((SELECT a FROM workflow.apps a WHERE app_id = 'ebs'), clock_timestamp(), 5), 2,
           'count_enqueue(app, now, n) counts n and answers how many of them fit');
 
--- The statement trigger on a multi-row insert: all rows counted once; the row-order refusal.
+-- count_inserted_bytes over rows inserted while the row trigger stood aside: counted once; the row-order refusal.
 SELECT workflow.set_quotas('ebs', '{"maxMessageBytes": 1000, "maxQueuedBytes": 100000000}');
-SELECT lives_ok($$ INSERT INTO workflow.messages (app_id, message_id, queue_name, kind, run_id, payload, status,
-                                                  due_at, created_at, updated_at)
-                   SELECT 'ebs', 'msg_t' || g, '__wkf_step_s', 'step', 'r', jsonb_build_object('n', g), 'queued',
-                          now(), now(), now() FROM generate_series(1, 3) g $$, 'a multi-row insert is counted');
+SELECT set_config('workflow.batch_insert', 'on', true);
+CREATE TEMP TABLE aside AS
+  WITH ins AS (INSERT INTO workflow.messages (app_id, message_id, queue_name, kind, run_id, payload, status,
+                                              due_at, created_at, updated_at)
+               SELECT 'ebs', 'msg_t' || g, '__wkf_step_s', 'step', 'r', jsonb_build_object('n', g), 'queued',
+                      now(), now(), now() FROM generate_series(1, 3) g RETURNING message_seq)
+  SELECT array_agg(message_seq) AS seqs FROM ins;
+SELECT set_config('workflow.batch_insert', '', true);
+SELECT isnt((SELECT t.queued_bytes FROM workflow.app_bytes('ebs') t),
+            (SELECT sum(payload_bytes)::bigint FROM workflow.messages WHERE app_id = 'ebs' AND status <> 'dead'),
+            'with workflow.batch_insert on, the row trigger stands aside');
+SELECT lives_ok($$ SELECT workflow.count_inserted_bytes((SELECT seqs FROM aside)) $$, 'count_inserted_bytes counts them');
 SELECT is((SELECT t.queued_bytes FROM workflow.app_bytes('ebs') t),
           (SELECT sum(payload_bytes)::bigint FROM workflow.messages WHERE app_id = 'ebs' AND status <> 'dead'),
-          'every row of it');
-SELECT throws_ok($$ INSERT INTO workflow.messages (app_id, message_id, queue_name, kind, run_id, payload, status,
-                                                   due_at, created_at, updated_at)
-                    SELECT 'ebs', 'msg_u' || g, '__wkf_step_s', 'step', 'r',
-                           jsonb_build_object('pad', repeat('x', 100 * g)), 'queued', now(), now(), now()
-                      FROM generate_series(1, 12) g ORDER BY g $$,
+          'every row of them, once');
+SELECT set_config('workflow.batch_insert', 'on', true);
+CREATE TEMP TABLE aside2 AS
+  WITH ins AS (INSERT INTO workflow.messages (app_id, message_id, queue_name, kind, run_id, payload, status,
+                                              due_at, created_at, updated_at)
+               SELECT 'ebs', 'msg_u' || g, '__wkf_step_s', 'step', 'r',
+                      jsonb_build_object('pad', repeat('x', 100 * g)), 'queued', now(), now(), now()
+                 FROM generate_series(1, 12) g ORDER BY g RETURNING message_seq)
+  SELECT array_agg(message_seq) AS seqs FROM ins;
+SELECT set_config('workflow.batch_insert', '', true);
+SELECT throws_ok($$ SELECT workflow.count_inserted_bytes((SELECT seqs FROM aside2)) $$,
                  'PW413', format('quota maxMessageBytes exceeded: the message has %s bytes, app ebs may enqueue at most 1000',
                                  octet_length(jsonb_build_object('pad', repeat('x', 1000))::text)),
-                 'the first oversized row of a statement is named');
+                 'the first oversized row (in insertion order) is named, as the row trigger would');
+-- A single enqueue clears a setting made before it: its message is counted.
+SELECT workflow.set_quotas('ebs', '{"maxMessageBytes": 1048576, "maxQueuePerMinute": 100000}');
+SELECT set_config('workflow.batch_insert', 'on', true);
+SELECT lives_ok($$ SELECT workflow.enqueue('ebs', '__wkf_step_s', '{"workflowRunId":"wrun_single"}', 'v1') $$,
+                'an enqueue with the setting on');
+SELECT is((SELECT t.queued_bytes FROM workflow.app_bytes('ebs') t),
+          (SELECT sum(payload_bytes)::bigint FROM workflow.messages WHERE app_id = 'ebs' AND status <> 'dead'
+              AND message_seq <> ALL ((SELECT seqs FROM aside2)::bigint[])),
+          'is counted all the same');
 SELECT * FROM finish();
 ROLLBACK;
