@@ -20,9 +20,11 @@ see service/validate.py for the pattern.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -261,6 +263,26 @@ class Binary(Schema):
         })
 
 
+# The request body being checked is known to hold nothing Json.check refuses (see plain_body).
+_PLAIN_BODY: ContextVar[bool] = ContextVar("pgw_plain_body", default=False)
+
+
+@contextlib.contextmanager
+def plain_body(plain: bool) -> Iterator[None]:
+    """While a parsed body is checked: ``plain`` says its raw text cannot hold what Json.check looks for.
+
+    Decided from the raw bytes (validate.is_plain_json): without a \\u escape no decoded string holds NUL or an
+    unpaired surrogate (UTF-8 cannot encode either, and JSON forbids raw control characters); without an exponent
+    of three digits or a run of 19 digits no number can parse to infinity; without "__type" there is no binary tag.
+    Then walking every value of a wide payload would find nothing, and is skipped.
+    """
+    token = _PLAIN_BODY.set(plain)
+    try:
+        yield
+    finally:
+        _PLAIN_BODY.reset(token)
+
+
 class Json(Schema):
     """Any JSON value (payloads, messages): checked everywhere inside for safe
     text (keys too), finite numbers and well-formed binary data."""
@@ -272,6 +294,8 @@ class Json(Schema):
         self.description = description
 
     def check(self, value: Any, field: str) -> Any:
+        if _PLAIN_BODY.get():
+            return value  # nothing in this body can be refused here (plain_body)
         # A loop, not recursion: payloads may be wide and deep. Containers are
         # queued with where they sit; a path is spelled out only for a refusal.
         self._scalar(value, field, None, None)

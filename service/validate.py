@@ -44,7 +44,7 @@ from aiohttp import web
 from . import fastjson, keys
 from .auth import PUBLIC_PATHS
 from .errors import ApiError
-from .schemas import ID, PATH_DEFAULTS, Repeated, Schema, bad, check_text
+from .schemas import ID, PATH_DEFAULTS, Repeated, Schema, bad, check_text, plain_body
 
 MAX_DEPTH = 64
 # The longest request line the server reads (aiohttp's default is 8190): the
@@ -156,7 +156,8 @@ async def parse_request(request: web.Request, op: Operation) -> Args:
     if op.body is not None:
         value = await read_json(request)
         if value is not None:
-            body = op.body.check(value, "")
+            with plain_body(is_plain_json(await request.read())):  # (read already: cached)
+                body = op.body.check(value, "")
         elif op.body_required:
             raise bad("", "is empty: expected JSON")
     return Args(path, query, headers, body)
@@ -196,6 +197,16 @@ def parse_json(raw: bytes) -> Any:
         raise bad("", f"is not valid UTF-8 (byte {exc.start})") from None
     except (ValueError, RecursionError) as exc:
         raise bad("", f"is not valid JSON: {exc}") from None
+
+
+# What a raw JSON text must show before a decoded value could hold what schemas.Json refuses: an escape (NUL, an
+# unpaired surrogate), a number that may parse to infinity (a 3-digit exponent, a run of 19 digits), a binary tag.
+_NOT_PLAIN = re.compile(rb"\\u|[eE][+-]?[0-9]{3}|[0-9]{19}|__type")
+
+
+def is_plain_json(raw: bytes) -> bool:
+    """Whether the JSON text ``raw`` cannot hold NUL, unpaired surrogates, non-finite numbers or binary tags."""
+    return _NOT_PLAIN.search(raw) is None
 
 
 def _no_constant(name: str) -> Any:

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import ApiError
-from service.schemas import APP_ID, INT4_MAX, INT4_MIN, URL, Binary, Integer, Json, Object, Text, Time
-from service.validate import MAX_DEPTH, check_depth, parse_json
+from service.schemas import APP_ID, INT4_MAX, INT4_MIN, URL, Binary, Integer, Json, Object, Text, Time, plain_body
+from service.validate import MAX_DEPTH, check_depth, is_plain_json, parse_json
 
 TEXT = st.text(alphabet=st.characters(codec=None, categories=None), max_size=20)  # includes NUL and surrogates
 JSON_VALUES = st.recursive(
@@ -158,3 +158,40 @@ def test_depth_check_agrees_with_the_token_scan(pieces: list[bytes]) -> None:
     except ApiError:
         refused = True
     assert refused == _deeper_than_limit(raw)
+
+
+BINARY_OR_NUMBER_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT
+    | st.fixed_dictionaries({"__type": st.just("Uint8Array"), "data": st.text(max_size=8)}),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(BINARY_OR_NUMBER_VALUES, st.booleans())
+@settings(max_examples=400, derandomize=True)
+def test_a_plain_body_holds_nothing_json_check_refuses(value: Any, ascii_only: bool) -> None:
+    """is_plain_json lets Json.check skip a body only when the walk could not have refused anything in it."""
+    try:
+        raw = json.dumps(value, ensure_ascii=ascii_only, allow_nan=True).encode("utf-8")
+    except UnicodeEncodeError:
+        return  # an unpaired surrogate cannot be sent as UTF-8 at all
+    if not is_plain_json(raw):
+        return
+    try:
+        parsed = parse_json(raw)
+    except ApiError:
+        assert b"NaN" in raw or b"Infinity" in raw  # the parser refuses those itself
+        return
+    Json().check(parsed, "x")  # must not raise: nothing unsafe can hide in a plain body
+
+
+def test_a_body_is_checked_whole_unless_plain() -> None:
+    assert is_plain_json(b'{"a": "text", "n": [1, 2.5, 1e30], "o": {"k": null}}')
+    for raw in (b'{"a": "\\u0000"}', b'{"a": "\\ud800"}', b'[1e400]', b'[1E+308]', b'[12345678901234567890]',
+                b'{"__type": "Uint8Array", "data": "!!"}'):
+        assert not is_plain_json(raw), raw
+    with plain_body(False), pytest.raises(ApiError):
+        Json().check(["\x00"], "x")
+    with plain_body(True):
+        assert Json().check(["\x00"], "x") == ["\x00"]  # skipped: only for bodies is_plain_json vouches for
