@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from ..pgw import Service, free_port
@@ -205,7 +206,7 @@ class E2EApp:
     def result(self, run_id: str, wait: float = 30.0) -> Any:
         out = self.outcome(run_id, wait)
         assert out["status"] == "completed", (
-            f"run {run_id} ended {out['status']}: {out.get('error')}\n{self.log_tail()}"
+            f"run {run_id} ended {out['status']}: {out.get('error')}\n{self.log_tail(run_id=run_id)}"
         )
         return out["result"]
 
@@ -242,9 +243,25 @@ class E2EApp:
         assert proc.returncode == 0, f"{' '.join(argv)} exited {proc.returncode}\n{out[-2000:]}\n{err[-2000:]}"
         return out
 
-    def log_tail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = 40, run_id: str | None = None) -> str:
+        """The app's last log lines; with ``run_id`` also what the service logged and stored for the run."""
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "--- e2e app log ---\n" + "\n".join(text.splitlines()[-lines:])
+        out = "--- e2e app log ---\n" + "\n".join(text.splitlines()[-lines:])
+        if run_id is None:
+            return out
+        service_log = self.service.log_tail(6000).splitlines()[-lines:]
+        out += "\n--- service log ---\n" + "\n".join(service_log)
+        with contextlib.suppress(Exception):  # a diagnosis must not hide the failure it explains
+            with psycopg.connect(self.service.database_url, autocommit=True) as conn:
+                events = conn.execute("SELECT event_type, created_at FROM workflow.events WHERE run_id = %s"
+                                      " ORDER BY run_ordinal", (run_id,)).fetchall()
+                messages = conn.execute("SELECT kind, status, attempt, failures, idempotency_key IS NOT NULL,"
+                                        " due_at, lease_until, claimed_by, last_error, payload::text"
+                                        " FROM workflow.messages WHERE run_id = %s ORDER BY message_seq",
+                                        (run_id,)).fetchall()
+            out += "\n--- events of the run ---\n" + "\n".join(map(str, events))
+            out += "\n--- messages of the run ---\n" + "\n".join(map(str, messages))
+        return out
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,8 @@ def assert_slot_ids(events: list[dict[str, Any]]) -> None:
 
 def completed(app: E2EApp, run_id: str, wait: float = 30.0) -> dict[str, Any]:
     out = app.outcome(run_id, wait)
-    assert out["status"] == "completed", f"run {run_id} ended {out['status']}: {out.get('error')}\n{app.log_tail()}"
+    assert out["status"] == "completed", (f"run {run_id} ended {out['status']}: {out.get('error')}\n"
+                                          f"{app.log_tail(run_id=run_id)}")
     assert out["specVersion"] == 7, out
     return out
 
