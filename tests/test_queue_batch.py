@@ -104,3 +104,34 @@ async def test_batch_quota_is_all_or_nothing(queue_client: QueueClient) -> None:
         assert resp.status == 429 and 1 <= int(resp.headers["Retry-After"]) <= 60
     assert body["code"] == "WF_QUOTA_EXCEEDED"
     assert queue_client.statuses() == {}, "a refused batch writes nothing"
+
+
+async def test_a_batch_of_steps_is_one_insert_and_counted(queue_client: QueueClient,
+                                                          handler_server: HandlerServer) -> None:
+    """No entry can merge into a wake-up (steps, keyed): stored by one statement, answers and counts as one by one."""
+    await queue_client.register(handler_server)
+    first = await queue_client.enqueue("__wkf_step_s", {"n": 0}, idempotencyKey="s0", deploymentId="v1")
+    status, answer = await queue_client.post("/queue-batches", {"messages": [
+        {"queueName": "__wkf_step_s", "message": {"n": 1}, "deploymentId": "v1"},
+        {"queueName": "__wkf_step_s", "message": {"n": 0}, "idempotencyKey": "s0"},
+        {"queueName": "__wkf_step_s", "message": {"n": 2}, "idempotencyKey": "s2", "deploymentId": "v1"},
+        {"queueName": "__wkf_step_s", "message": {"n": 3}, "idempotencyKey": "s2"},
+    ]})
+    assert status == 201, answer
+    results = answer["results"]
+    assert [r["created"] for r in results] == [True, False, True, False]
+    assert results[1]["messageId"] == first and results[3]["messageId"] == results[2]["messageId"]
+    await handler_server.wait_for(3)
+    stored = sql(queue_client.database_url,
+                 "SELECT (SELECT t.queued_bytes FROM workflow.app_bytes(%s) t),"
+                 " coalesce(sum(payload_bytes) FILTER (WHERE status IN ('queued', 'held', 'claimed')), 0)"
+                 " FROM workflow.messages WHERE app_id = %s", queue_client.app_id, queue_client.app_id)
+    assert stored[0][0] == stored[0][1], "the counter holds what is still undelivered"
+
+    before = queue_client.statuses()
+    sql(queue_client.database_url, "UPDATE workflow.apps SET max_queued_bytes = 100 WHERE app_id = %s",
+        queue_client.app_id)
+    status, answer = await queue_client.post("/queue-batches", {"messages": [
+        {"queueName": "__wkf_step_s", "message": {"pad": "x" * 60}, "deploymentId": "v1"} for _ in range(3)]})
+    assert (status, answer["code"], answer["meta"].get("quota")) == (429, "WF_QUOTA_EXCEEDED", "maxQueuedBytes"), answer
+    assert queue_client.statuses() == before, "a refused batch writes nothing"
